@@ -1,0 +1,192 @@
+"""The Python API: ``ftdiag.analyze(path)`` runs every stage.
+
+files -> formats (Run) -> features -> diagnosis -> advice -> RunResult.
+The CLI is a thin shell over these functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from . import hyperparams as hpm
+from .advice import Recommendation, recommend
+from .diagnosis import Diagnosis, Finding, diagnose
+from .errors import FtdiagError, UsageError
+from .features import Features, compute
+from .formats import read_path
+from .hyperparams import Hyperparameters
+from .run import Run, epoch_at
+
+SCHEMA_VERSION = 1
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: NaN/inf become None, tuples become lists."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, Mapping):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """One analysed run: the verdict, its evidence and the advice."""
+
+    run: Run
+    features: Features
+    diagnosis: Diagnosis
+    recommendations: tuple[Recommendation, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        return self.diagnosis.label
+
+    @property
+    def confidence(self) -> float:
+        return self.diagnosis.confidence
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return self.diagnosis.evidence
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.diagnosis.findings
+
+    @property
+    def source(self) -> str:
+        return self.run.source
+
+    def summary(self) -> dict[str, Any]:
+        f = self.features
+        val, train = f.val, f.train
+        out: dict[str, Any] = {
+            "name": self.run.name,
+            "platform": self.run.platform,
+            "x_unit": self.run.x_unit,
+            "last_step": f.last_step,
+            "epochs": f.epochs_seen,
+            "decided_on": (val.name if val is not None else None),
+            "higher_is_better": (val.sign > 0) if val is not None else None,
+            "n_validation_points": f.n_val_points,
+            "best_validation_value": val.best if val else None,
+            "best_validation_step": val.best_step if val else None,
+            "best_validation_epoch": f.best_epoch,
+            "final_validation_value": val.last if val else None,
+            "final_train_value": train.last if train else None,
+            "train_validation_gap": f.gap_final,
+            "generalization_loss_pct": f.val_loss.generalization_loss if f.val_loss else None,
+            "final_train_loss": f.train_loss.last if f.train_loss else None,
+            "final_validation_loss": f.val_loss.last if f.val_loss else None,
+        }
+        if val is not None and f.best_epoch is None:
+            out["best_validation_epoch"] = epoch_at(self.run, val.best_step)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "source": self.run.source,
+            "name": self.run.name,
+            "format": self.run.format,
+            "label": self.label,
+            "confidence": self.confidence,
+            "evidence": list(self.evidence),
+            "summary": self.summary(),
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "findings": [x.to_dict() for x in self.findings],
+            "hyperparameters": self.run.hyperparameters.to_dict(),
+            "warnings": list(self.warnings),
+        }
+        if self.diagnosis.reason:
+            d["inconclusive_reason"] = self.diagnosis.reason
+        return _clean(d)
+
+
+def analyze_run(run: Run, hyperparameters: Hyperparameters | None = None) -> RunResult:
+    """Diagnose an already-read run (user hyperparameters win over the log's)."""
+    if hyperparameters is not None:
+        run = run.with_hyperparameters(run.hyperparameters.merged(hyperparameters))
+    feats = compute(run)
+    diag = diagnose(run, feats)
+    recs = recommend(run, feats, diag)
+    return RunResult(run, feats, diag, recs, warnings=run.warnings)
+
+
+def _hp(hyperparameters: Mapping[str, Any] | Hyperparameters | None) -> Hyperparameters | None:
+    if hyperparameters is None or isinstance(hyperparameters, Hyperparameters):
+        return hyperparameters
+    return hpm.from_user(dict(hyperparameters))
+
+
+def analyze_path(
+    path: str | Path,
+    hyperparameters: Mapping[str, Any] | Hyperparameters | None = None,
+    input_format: str | None = None,
+) -> list[RunResult]:
+    """Every run in ``path`` (a file may hold several runs)."""
+    hp = _hp(hyperparameters)
+    return [analyze_run(r, hp) for r in read_path(path, input_format)]
+
+
+def analyze(
+    path: str | Path,
+    hyperparameters: Mapping[str, Any] | Hyperparameters | None = None,
+    input_format: str | None = None,
+) -> RunResult:
+    """Analyze the run in ``path``.
+
+    ``hyperparameters`` is a dict with the flat keys ``n_epochs``,
+    ``batch_size``, ``learning_rate_multiplier``, ``prompt_loss_weight``,
+    ``n_examples``. Raises :class:`ftdiag.errors.InputError` for unreadable
+    input, and :class:`ftdiag.errors.UsageError` when the path holds several
+    runs (use :func:`analyze_many`).
+    """
+    results = analyze_path(path, hyperparameters, input_format)
+    if len(results) != 1:
+        raise UsageError(f"{path}: holds {len(results)} runs; use ftdiag.analyze_many")
+    return results[0]
+
+
+@dataclass(frozen=True)
+class Failure:
+    source: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "message": self.message}
+
+
+def analyze_many(
+    paths: Iterable[str | Path],
+    hyperparameters: Mapping[str, Any] | Hyperparameters | None = None,
+    input_format: str | None = None,
+) -> tuple[list[RunResult], list[Failure]]:
+    """Analyze every path; a bad file becomes a :class:`Failure`, not an exception."""
+    hp = _hp(hyperparameters)
+    results: list[RunResult] = []
+    failures: list[Failure] = []
+    for p in paths:
+        try:
+            results.extend(analyze_path(p, hp, input_format))
+        except FtdiagError as e:
+            failures.append(Failure(str(p), str(e)))
+    return results, failures
+
+
+def report_dict(results: list[RunResult], failures: list[Failure] | None = None) -> dict[str, Any]:
+    """The versioned JSON report (see README, "JSON report")."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "ftdiag_version": __version__,
+        "runs": [r.to_dict() for r in results],
+        "errors": [f.to_dict() for f in (failures or [])],
+    }

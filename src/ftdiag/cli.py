@@ -1,0 +1,191 @@
+"""The ``ftdiag`` command: a thin shell over :mod:`ftdiag.api`.
+
+It parses options, calls the API, picks a renderer and maps errors to exit
+codes, in one place (:class:`_Group`):
+
+* 0: analysed (whatever the verdict)
+* 1: ``--fail-on`` matched a run's label
+* 2: bad input or usage (one line naming the file and what was wrong)
+* 3: internal error (traceback only with ``--debug``)
+
+Only click is imported at module level, so ``ftdiag --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import FtdiagError, UsageError
+
+EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+ISSUES_URL = "https://github.com/ftdiag/ftdiag/issues"
+
+
+def _debug_enabled(ctx: click.Context | None) -> bool:
+    if os.environ.get("FTDIAG_DEBUG"):
+        return True
+    while ctx is not None:
+        if ctx.params.get("debug") or (isinstance(ctx.obj, dict) and ctx.obj.get("debug")):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+class _Group(click.Group):
+    """Maps every error to its exit code and one line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FtdiagError as e:
+            if _debug_enabled(ctx) or "--debug" in sys.argv:
+                traceback.print_exc()
+            click.echo(f"ftdiag: error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("ftdiag: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as e:  # noqa: BLE001 - the one place internal errors are mapped
+            if _debug_enabled(ctx) or "--debug" in sys.argv:
+                traceback.print_exc()
+            click.echo(
+                f"ftdiag: internal error: {type(e).__name__}: {e}\n"
+                f"This is a bug in ftdiag; please report it at {ISSUES_URL} "
+                "(run again with --debug for a traceback).",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+
+
+def hyperparameter_options(f: Any) -> Any:
+    opts = [
+        click.option("--n-epochs", type=float, help="Number of epochs the run was configured for."),
+        click.option("--batch-size", type=float, help="Batch size."),
+        click.option("--learning-rate-multiplier", type=float, help="Learning-rate multiplier (OpenAI)."),
+        click.option("--prompt-loss-weight", type=float, help="Prompt loss weight (legacy OpenAI)."),
+        click.option("--n-examples", type=float, help="Number of training examples."),
+        click.option(
+            "--hyperparameters",
+            "hyperparameters_file",
+            type=click.Path(dir_okay=False),
+            help="JSON file: flat keys, or an OpenAI fine-tuning job object.",
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def collect_hyperparameters(params: dict[str, Any]) -> Any:
+    from . import hyperparams as hpm
+
+    hp = hpm.Hyperparameters()
+    path = params.get("hyperparameters_file")
+    if path:
+        hp = hp.merged(hpm.load_file(path))
+    flat = {k: params.get(k) for k in ("n_epochs", "batch_size", "learning_rate_multiplier", "prompt_loss_weight", "n_examples")}
+    given = {k: v for k, v in flat.items() if v is not None}
+    if given:
+        hp = hp.merged(hpm.from_user(given))
+    return hp
+
+
+def parse_labels(value: str | None) -> set[str]:
+    from .diagnosis import ALL_LABELS
+
+    if not value:
+        return set()
+    labels = {v.strip().replace("-", "_") for v in value.split(",") if v.strip()}
+    unknown = labels - set(ALL_LABELS)
+    if unknown:
+        raise UsageError(f"--fail-on: unknown label(s) {', '.join(sorted(unknown))}; use {', '.join(ALL_LABELS)}")
+    return labels
+
+
+def emit(text: str, output: str | None, inputs: tuple[str, ...]) -> None:
+    if output and output != "-":
+        from .outputs import atomic_write, refuse_inputs
+
+        refuse_inputs(output, inputs)
+        atomic_write(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="ftdiag")
+@debug_option
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Diagnose fine-tuning runs: underfit, good fit or overfit, and what to change next."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--input-format", "input_format", help="Skip detection and read with this reader (see 'ftdiag formats').")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (atomically) instead of stdout.")
+@click.option("--fail-on", "fail_on", metavar="LABELS", help="Exit 1 if any run gets one of these labels (comma list).")
+@hyperparameter_options
+@debug_option
+def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: str | None, fail_on: str | None, debug: bool, **hp: Any) -> None:
+    """Analyze training logs and print a verdict with evidence and advice."""
+    from .api import analyze_many
+    from .render import get_renderer
+
+    labels = parse_labels(fail_on)
+    hyper = collect_hyperparameters(hp)
+    results, failures = analyze_many(paths, hyper, input_format)
+    for f in failures:
+        click.echo(f"ftdiag: error: {f.message}", err=True)
+    for r in results:
+        for w in r.warnings:
+            click.echo(f"ftdiag: warning: {w}", err=True)
+    color = fmt == "text" and not output and sys.stdout.isatty()
+    if results or fmt == "json":
+        emit(get_renderer(fmt)(results, failures, color), output, paths)
+    if failures:
+        sys.exit(EXIT_INPUT)
+    if labels and any(r.label in labels for r in results):
+        sys.exit(EXIT_FAIL_ON)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def formats(fmt: str) -> None:
+    """List the log formats ftdiag reads, how each is detected, and an example."""
+    from .formats import all_readers
+
+    readers = all_readers()
+    if fmt == "json":
+        import json
+
+        click.echo(
+            json.dumps(
+                [
+                    {"name": r.name, "description": r.description, "detects": r.detects, "example": r.example, "extra": r.extra}
+                    for r in readers.values()
+                ],
+                indent=2,
+            )
+        )
+        return
+    for r in readers.values():
+        extra = f" (needs ftdiag[{r.extra}])" if r.extra else ""
+        click.echo(f"{r.name}{extra}\n  {r.description}\n  detects: {r.detects}\n  example: {r.example}\n")
+
+
+def main() -> None:
+    cli(prog_name="ftdiag")

@@ -1,0 +1,103 @@
+"""Readers, one module per log format, and detection by content.
+
+Every public module in this package (a name not starting with ``_``) defines
+``READER``, a :class:`Reader`. The registry discovers them on first use, so
+adding a format means adding one module and its tests, nothing else.
+
+Detection reads the first few kilobytes (:attr:`Source.head`) and asks each
+reader how sure it is that the file is its format (``sniff`` returns 0..1);
+the most confident reader wins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError, UnknownFormatError, UsageError
+from ..run import Run
+from ._source import Source, open_source
+
+__all__ = ["Reader", "Source", "all_readers", "detect", "get_reader", "open_source", "read_source"]
+
+# sniff scores: a reader that recognises its own header with certainty says
+# CERTAIN; a generic fallback reader says at most WEAK so specific readers win.
+CERTAIN = 1.0
+LIKELY = 0.8
+WEAK = 0.3
+
+
+@dataclass(frozen=True)
+class Reader:
+    name: str
+    description: str
+    detects: str
+    example: str
+    sniff: Callable[[Source], float]
+    read: Callable[[Source], list[Run]]
+    # readers of directories (a training output folder, an MLflow store, ...)
+    directories: bool = False
+    # readers that need an optional extra say which
+    extra: str | None = None
+
+
+_REGISTRY: dict[str, Reader] | None = None
+
+
+def all_readers() -> dict[str, Reader]:
+    global _REGISTRY
+    if _REGISTRY is None:
+        found: dict[str, Reader] = {}
+        for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            if mod.name.startswith("_"):
+                continue
+            module = importlib.import_module(f"{__name__}.{mod.name}")
+            reader = getattr(module, "READER", None)
+            if isinstance(reader, Reader):
+                found[reader.name] = reader
+        _REGISTRY = found
+    return _REGISTRY
+
+
+def get_reader(name: str) -> Reader:
+    readers = all_readers()
+    if name not in readers:
+        raise UsageError(
+            f"unknown input format {name!r}; known formats: {', '.join(sorted(readers))}"
+        )
+    return readers[name]
+
+
+def detect(source: Source) -> Reader:
+    """The reader most confident that ``source`` is its format."""
+    best: tuple[float, str] | None = None
+    for reader in all_readers().values():
+        if reader.directories != source.is_dir:
+            continue
+        try:
+            score = float(reader.sniff(source))
+        except InputError:
+            raise
+        except Exception:  # a sniffer must never take detection down
+            score = 0.0
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, reader.name)
+    if best is None:
+        raise UnknownFormatError(source.display, source.describe_unknown())
+    return all_readers()[best[1]]
+
+
+def read_source(source: Source, input_format: str | None = None) -> list[Run]:
+    reader = get_reader(input_format) if input_format else detect(source)
+    runs = reader.read(source)
+    if not runs:
+        raise InputError(source.display, f"no training run found in this {reader.name} file")
+    return runs
+
+
+def read_path(path: str | Path, input_format: str | None = None) -> list[Run]:
+    with open_source(path) as source:
+        return read_source(source, input_format)
