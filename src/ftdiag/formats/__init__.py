@@ -92,9 +92,16 @@ def detect(source: Source) -> Reader:
 
 def read_source(source: Source, input_format: str | None = None) -> list[Run]:
     reader = get_reader(input_format) if input_format else detect(source)
-    runs = reader.read(source)
-    if not runs:
-        raise InputError(source.display, f"no training run found in this {reader.name} file")
+    try:
+        runs = reader.read(source)
+        if not runs:
+            raise InputError(source.display, f"no training run found in this {reader.name} file")
+    except InputError as e:
+        if source.notes:  # an over-long line skipped may be why nothing was found
+            e.args = (f"{e.args[0]} ({'; '.join(source.notes)})",)
+        raise
+    if source.notes:
+        runs = [r.with_warnings(n for n in source.notes if n not in r.warnings) for r in runs]
     return runs
 
 

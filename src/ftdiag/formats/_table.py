@@ -7,7 +7,9 @@ wrong number of fields are skipped with a warning naming the row.
 from __future__ import annotations
 
 import csv
-import io
+import itertools
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,30 +72,45 @@ def parse_table(
     keep_text: tuple[str, ...] = (),
     delimiter: str | None = None,
 ) -> Table:
-    lines = text.splitlines()
+    return parse_lines(text.splitlines(), display, keep_text=keep_text, delimiter=delimiter)
+
+
+def parse_lines(
+    lines: Iterable[str],
+    display: str,
+    keep_text: tuple[str, ...] = (),
+    delimiter: str | None = None,
+) -> Table:
+    """A table from lines (without line ends), streamed: each cell is kept as
+    one float64 (8 bytes), so memory follows the number of cells read."""
+    it = iter(lines)
     start = 0
-    while start < len(lines) and not lines[start].strip():
+    first = None
+    for line in it:
         start += 1
-    if start >= len(lines):
+        if line.strip():
+            first = line
+            break
+    if first is None:
         raise InputError(display, "the file is empty")
-    delim = delimiter or sniff_delimiter(lines[start])
-    reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=delim)
+    delim = delimiter or sniff_delimiter(first)
+    reader = csv.reader(itertools.chain([first], it), delimiter=delim)
     try:
         header = [h.strip() for h in next(reader)]
     except (StopIteration, csv.Error) as e:
-        raise InputError(display, f"cannot read the header ({e})", where=f"line {start + 1}") from None
+        raise InputError(display, f"cannot read the header ({e})", where=f"line {start}") from None
     width = len(header)
     if header and header[0] == "":
         header[0] = "__index__"
-    cells: list[list[float]] = [[] for _ in range(width)]
+    cells: list[array[float]] = [array("d") for _ in range(width)]
     texts: dict[int, list[str]] = {header.index(k): [] for k in keep_text if k in header}
     warnings: list[str] = []
     bad_rows: list[int] = []
     n = 0
-    lineno = start + 1
+    lineno = start
     try:
         for row in reader:
-            lineno += 1
+            lineno = start + reader.line_num - 1
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != width:
@@ -109,7 +126,7 @@ def parse_table(
                 lst.append(row[i].strip())
             n += 1
     except csv.Error as e:
-        warnings.append(f"{display}, line {lineno}: stopped reading: {e}")
+        warnings.append(f"{display}, line {start + reader.line_num - 1}: stopped reading: {e}")
     if bad_rows:
         shown = ", ".join(str(r) for r in bad_rows[:5])
         more = f" and {len(bad_rows) - 5} more" if len(bad_rows) > 5 else ""
@@ -117,10 +134,14 @@ def parse_table(
             f"{display}: skipped {len(bad_rows)} row(s) with the wrong number of fields "
             f"(expected {width}): line {shown}{more}"
         )
-    columns = {h: np.asarray(c, dtype=np.float64) for h, c in zip(header, cells, strict=True)}
+    columns: dict[str, np.ndarray] = {}
+    for h, col in zip(header, cells, strict=True):
+        # a repeated column name: the last column of that name wins
+        columns[h] = np.frombuffer(col, dtype=np.float64) if len(col) else np.empty(0)
     text_columns = {header[i]: v for i, v in texts.items()}
     return Table(header=header, columns=columns, n_rows=n, warnings=warnings, text_columns=text_columns)
 
 
 def read_table(source: Source, keep_text: tuple[str, ...] = ()) -> Table:
-    return parse_table(source.read_text(), source.display, keep_text=keep_text)
+    """Stream ``source`` as a table (bounded per line, see :meth:`Source.lines`)."""
+    return parse_lines(source.lines(), source.display, keep_text=keep_text)

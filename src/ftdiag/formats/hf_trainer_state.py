@@ -8,7 +8,6 @@ json module writes bare ``NaN``/``Infinity``, which are accepted here.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -16,6 +15,7 @@ from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, is_finite_number, looks_like_task_metric, make_series
 from . import CERTAIN, Reader
+from ._json import loads
 from ._source import Source
 
 _EVAL_SKIP = re.compile(r"^eval_(runtime|samples_per_second|steps_per_second|loss)$")
@@ -157,17 +157,9 @@ def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "
 
 
 def read(source: Source) -> list[Run]:
-    text = source.read_text()
-    try:
-        state = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            source.display,
-            f"invalid JSON ({e.msg}); is the file truncated or still being written?",
-            where=f"line {e.lineno}, column {e.colno}",
-        ) from None
-    except RecursionError:
-        raise InputError(source.display, "JSON nested too deeply") from None
+    state = loads(
+        source.read_text(), source.display, hint="; is the file truncated or still being written?"
+    )
     if not isinstance(state, dict):
         raise InputError(source.display, "expected a JSON object with 'log_history'")
     return runs_from_state(state, source.display, source.name)

@@ -23,7 +23,7 @@ from ..hyperparams import Hyperparameters
 from ..run import Run, Series, make_series
 from . import CERTAIN, Reader
 from ._source import Source
-from ._table import Table, header_of, parse_table
+from ._table import Table, header_of, parse_table, read_table
 
 _B64 = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 CURRENT = {"step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"}
@@ -69,15 +69,16 @@ def _series(t: Table, name: str, role_name: str | None = None) -> Series | None:
 
 
 def read(source: Source) -> list[Run]:
-    text = source.read_text()
     warnings: list[str] = []
-    if not _columns(header_of(source)):
+    if _columns(header_of(source)):
+        t = read_table(source)
+    else:
         decoded = _maybe_base64(source.read_bytes())
         if decoded is None:
             raise InputError(source.display, "expected an OpenAI results header (step,train_loss,...)")
         text = decoded.decode("utf-8-sig", "replace")
         warnings.append(f"{source.display}: the file was base64-encoded (as the Files API returns it); decoded it")
-    t = parse_table(text, source.display)
+        t = parse_table(text, source.display)
     warnings.extend(t.warnings)
     kind = _columns(t.header)
     if kind is None:

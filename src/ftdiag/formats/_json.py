@@ -1,0 +1,52 @@
+"""Parsing JSON from logs, bounded.
+
+``json.loads`` accepts Python's bare ``NaN``/``Infinity``. Nesting deeper than
+``MAX_JSON_DEPTH`` is refused with a clear message (real training logs nest a
+few levels; a deeper document is damaged or hostile, and deep structures make
+recursive code fail later), as is a record longer than the caller allows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import InputError
+
+MAX_JSON_DEPTH = 64
+
+
+def depth_exceeds(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``obj`` nests containers more than ``limit`` levels deep (iterative)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if d > limit:
+            return True
+        if isinstance(o, dict):
+            stack.extend((v, d + 1) for v in o.values() if isinstance(v, (dict, list)))
+        elif isinstance(o, list):
+            stack.extend((v, d + 1) for v in o if isinstance(v, (dict, list)))
+    return False
+
+
+def loads(text: str, display: str, where: str | None = None, hint: str = "") -> Any:
+    """Parse one JSON document or record; every failure is an :class:`InputError`.
+
+    ``where`` names the record (``"line 12"``) when the text is one line of a
+    JSONL file; otherwise the decoder's line and column are given.
+    """
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        loc = where or f"line {e.lineno}, column {e.colno}"
+        raise InputError(display, f"invalid JSON ({e.msg}){hint}", where=loc) from None
+    except RecursionError:
+        raise InputError(
+            display, f"JSON nested more than {MAX_JSON_DEPTH} levels deep; not a training log", where=where
+        ) from None
+    if isinstance(obj, (dict, list)) and depth_exceeds(obj):
+        raise InputError(
+            display, f"JSON nested more than {MAX_JSON_DEPTH} levels deep; not a training log", where=where
+        )
+    return obj
