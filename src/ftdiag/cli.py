@@ -46,7 +46,7 @@ class _Group(click.Group):
         except FtdiagError as e:
             if _debug_enabled(ctx) or "--debug" in sys.argv:
                 traceback.print_exc()
-            click.echo(f"ftdiag: error: {e}", err=True)
+            click.echo(f"ftdiag: error: {one_line(e)}", err=True)
             ctx.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -57,12 +57,19 @@ class _Group(click.Group):
             if _debug_enabled(ctx) or "--debug" in sys.argv:
                 traceback.print_exc()
             click.echo(
-                f"ftdiag: internal error: {type(e).__name__}: {e}\n"
+                f"ftdiag: internal error: {type(e).__name__}: {one_line(e)}\n"
                 f"This is a bug in ftdiag; please report it at {ISSUES_URL} "
                 "(run again with --debug for a traceback).",
                 err=True,
             )
             ctx.exit(EXIT_INTERNAL)
+
+
+def one_line(message: object) -> str:
+    """A message for stderr: one line, with control characters and escapes neutralized."""
+    from .render._safe import term
+
+    return term(message)
 
 
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
@@ -149,10 +156,10 @@ def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: 
     hyper = collect_hyperparameters(hp)
     results, failures = analyze_many(paths, hyper, input_format)
     for f in failures:
-        click.echo(f"ftdiag: error: {f.message}", err=True)
+        click.echo(f"ftdiag: error: {one_line(f.message)}", err=True)
     for r in results:
         for w in r.warnings:
-            click.echo(f"ftdiag: warning: {w}", err=True)
+            click.echo(f"ftdiag: warning: {one_line(w)}", err=True)
     color = fmt == "text" and not output and sys.stdout.isatty()
     if results or fmt == "json":
         emit(get_renderer(fmt)(results, failures, color), output, paths)

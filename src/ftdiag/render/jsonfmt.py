@@ -11,5 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def render(results: list[RunResult], failures: list[Failure], color: bool = False) -> str:
     from ..api import report_dict
+    from ._safe import json_text
 
-    return json.dumps(report_dict(results, failures), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    text = json.dumps(report_dict(results, failures), indent=2, allow_nan=False, ensure_ascii=False)
+    return json_text(text) + "\n"

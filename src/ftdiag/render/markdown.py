@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._safe import md
+from ._safe import md, md_code
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..api import Failure, RunResult
@@ -24,7 +24,7 @@ def run_section(r: RunResult, level: int = 2) -> list[str]:
     out = [
         f"{h} {md(r.run.name)}: **{r.label.replace('_', ' ')}** (confidence {r.confidence:.2f})",
         "",
-        f"Source: `{md(r.run.source)}` ({md(r.run.format)})",
+        f"Source: {md_code(r.run.source)} ({md(r.run.format)})",
         "",
     ]
     out += [f"- {md(e)}" for e in r.evidence]
@@ -69,5 +69,5 @@ def render(results: list[RunResult], failures: list[Failure], color: bool = Fals
         lines += run_section(r)
         lines.append("")
     if failures:
-        lines += ["## Errors", ""] + [f"- `{md(f.source)}`: {md(f.message)}" for f in failures] + [""]
+        lines += ["## Errors", ""] + [f"- {md_code(f.source)}: {md(f.message)}" for f in failures] + [""]
     return "\n".join(lines)
