@@ -1,0 +1,94 @@
+"""The mutation fuzzer's quick mode: corrupted real logs never crash ``analyze``.
+
+The long mode is ``python benchmarks/fuzz.py --inputs 100000``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PUBLIC, ROOT, SAMPLES
+
+
+def _load_fuzz():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("ftdiag_bench_fuzz", ROOT / "benchmarks" / "fuzz.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+fuzz = _load_fuzz()
+QUICK_INPUTS = 400
+QUICK_SEED = 20240611
+
+
+def test_quick_fuzz_has_no_crash(tmp_path: Path) -> None:
+    seeds = fuzz.seed_files([SAMPLES, PUBLIC])
+    stats = fuzz.fuzz(QUICK_INPUTS, seed=QUICK_SEED, seeds=seeds, out_dir=tmp_path, max_long_line=1_100_000)
+    report = "\n".join(
+        f"{sig}\n{Path(r + '.info').read_text()[:3000] if Path(r + '.info').exists() else r}"
+        for sig, r in stats.crash_kinds.items()
+    )
+    assert stats.inputs == QUICK_INPUTS
+    assert stats.crashes == 0 and stats.hangs == 0, report
+    # both outcomes happen: the fuzzer reaches the analysis, not only the detector
+    assert stats.results > QUICK_INPUTS // 10 and stats.errors > QUICK_INPUTS // 10
+
+
+def test_every_mutator_returns_bytes_and_changes_something() -> None:
+    data = (SAMPLES / "hf_trainer_state_overfit.json").read_bytes()
+    for name, m in fuzz.MUTATORS.items():
+        outs = {m(data, random.Random(i)) for i in range(8)}
+        assert all(isinstance(o, bytes) for o in outs), name
+        assert any(o != data for o in outs), name
+
+
+def test_the_checker_catches_a_crash(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import ftdiag.api
+
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(ftdiag.api, "analyze_many", boom)
+    seeds = fuzz.seed_files([SAMPLES])
+    stats = fuzz.fuzz(3, seed=1, seeds=seeds, out_dir=tmp_path)
+    assert stats.crashes == 3 and len(stats.crash_kinds) == 1
+    (repro,) = stats.crash_kinds.values()
+    assert "ZeroDivisionError" in Path(repro + ".info").read_text()
+
+
+def test_the_checker_wants_one_error_line_naming_the_input() -> None:
+    class R:
+        exception = None
+        exit_code = 2
+        stdout = ""
+        stderr = "ftdiag: error: x.csv: bad\nftdiag: error: again\n"
+
+    assert fuzz.check(R(), "text", "x.csv").kind == "crash"
+    R.stderr = "ftdiag: error: y.csv: bad\n"
+    assert fuzz.check(R(), "text", "x.csv").kind == "crash"
+    R.stderr = "ftdiag: error: x.csv, line 3: bad\n"
+    assert fuzz.check(R(), "text", "x.csv").kind == "error"
+    R.exit_code = 3
+    assert fuzz.check(R(), "text", "x.csv").kind == "crash"
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_huge_integer_in_json_is_not_a_crash(tmp_path: Path, digits: int) -> None:
+    """Found by the fuzzer: a 400-digit integer overflowed float conversion."""
+    from click.testing import CliRunner
+
+    from ftdiag.cli import cli
+
+    text = (SAMPLES / "hf_trainer_state_overfit.json").read_text()
+    p = tmp_path / "trainer_state.json"
+    p.write_text(text.replace('"epoch": 1.0', '"epoch": ' + "9" * digits, 1))
+    r = CliRunner().invoke(cli, ["analyze", str(p)])
+    assert r.exit_code in (0, 2), r.output
