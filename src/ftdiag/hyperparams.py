@@ -39,6 +39,17 @@ class Hyperparameters:
     # where each known value came from: "option", "file", "log", "inferred", "default"
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        # a value that is not a finite non-negative number (inf from a damaged
+        # log, NaN) is no hyperparameter: it is dropped, never reasoned with
+        for f in fields(self):
+            if f.name == "sources":
+                continue
+            v = getattr(self, f.name)
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                object.__setattr__(self, f.name, None)
+                object.__setattr__(self, "sources", {k: o for k, o in self.sources.items() if k != f.name})
+
     def known(self) -> dict[str, float]:
         return {
             f.name: getattr(self, f.name)

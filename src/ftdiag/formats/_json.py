@@ -30,6 +30,12 @@ def depth_exceeds(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+def _parse_int(s: str) -> int | float:
+    # an integer too large for a float (or for int(): thousands of digits) is
+    # no step count or metric; as a float it becomes inf, which readers drop
+    return int(s) if len(s) < 300 else float(s)
+
+
 def loads(text: str, display: str, where: str | None = None, hint: str = "") -> Any:
     """Parse one JSON document or record; every failure is an :class:`InputError`.
 
@@ -37,7 +43,7 @@ def loads(text: str, display: str, where: str | None = None, hint: str = "") -> 
     JSONL file; otherwise the decoder's line and column are given.
     """
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as e:
         loc = where or f"line {e.lineno}, column {e.colno}"
         raise InputError(display, f"invalid JSON ({e.msg}){hint}", where=loc) from None
@@ -45,6 +51,8 @@ def loads(text: str, display: str, where: str | None = None, hint: str = "") -> 
         raise InputError(
             display, f"JSON nested more than {MAX_JSON_DEPTH} levels deep; not a training log", where=where
         ) from None
+    except ValueError as e:  # an integer with thousands of digits (int_max_str_digits)
+        raise InputError(display, f"invalid JSON ({e})", where=where) from None
     if isinstance(obj, (dict, list)) and depth_exceeds(obj):
         raise InputError(
             display, f"JSON nested more than {MAX_JSON_DEPTH} levels deep; not a training log", where=where

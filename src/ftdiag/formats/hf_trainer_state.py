@@ -106,9 +106,9 @@ def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "
     hp_values: dict[str, float] = {}
     for src, dst in (("num_train_epochs", "n_epochs"), ("train_batch_size", "batch_size")):
         v = _num(state.get(src))
-        if v is not None:
+        if v is not None and is_finite_number(v) and v > 0:
             hp_values[dst] = v
-    lrs = [lr for e in train if (lr := _num(e.get("learning_rate"))) is not None]
+    lrs = [lr for e in train if (lr := _num(e.get("learning_rate"))) is not None and is_finite_number(lr)]
     if lrs:
         hp_values["learning_rate"] = max(lrs)
     hp = Hyperparameters(**hp_values, sources={k: "log" for k in hp_values})
