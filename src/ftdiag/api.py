@@ -7,10 +7,13 @@ The CLI is a thin shell over these functions.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import __version__
 from . import hyperparams as hpm
@@ -115,9 +118,14 @@ def analyze_run(run: Run, hyperparameters: Hyperparameters | None = None) -> Run
     """Diagnose an already-read run (user hyperparameters win over the log's)."""
     if hyperparameters is not None:
         run = run.with_hyperparameters(run.hyperparameters.merged(hyperparameters))
-    feats = compute(run)
-    diag = diagnose(run, feats)
-    recs = recommend(run, feats, diag)
+    # damaged logs hold values (1e308, inf) whose arithmetic overflows: the
+    # stages handle non-finite results; numpy's warnings would only reach the
+    # user's terminal as noise
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        feats = compute(run)
+        diag = diagnose(run, feats)
+        recs = recommend(run, feats, diag)
     return RunResult(run, feats, diag, recs, warnings=run.warnings)
 
 
