@@ -21,8 +21,8 @@ from .advice import Recommendation, recommend
 from .diagnosis import Diagnosis, Finding, diagnose
 from .errors import FtdiagError, UsageError
 from .features import Features, compute
-from .formats import read_path
 from .hyperparams import Hyperparameters
+from .mapping import ColumnMapping
 from .run import Run, epoch_at
 
 SCHEMA_VERSION = 1
@@ -139,26 +139,37 @@ def analyze_path(
     path: str | Path,
     hyperparameters: Mapping[str, Any] | Hyperparameters | None = None,
     input_format: str | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> list[RunResult]:
-    """Every run in ``path`` (a file may hold several runs)."""
+    """Every run in ``path``: a file (which may hold several runs), a
+    directory (each run inside), a glob, or ``-`` for standard input.
+    Raises the first input error."""
+    from .inputs import read_inputs
+
     hp = _hp(hyperparameters)
-    return [analyze_run(r, hp) for r in read_path(path, input_format)]
+    runs, errors = read_inputs([path], input_format, mapping)
+    if errors:
+        raise errors[0].error
+    return [analyze_run(r, hp) for r in runs]
 
 
 def analyze(
     path: str | Path,
     hyperparameters: Mapping[str, Any] | Hyperparameters | None = None,
     input_format: str | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> RunResult:
     """Analyze the run in ``path``.
 
     ``hyperparameters`` is a dict with the flat keys ``n_epochs``,
     ``batch_size``, ``learning_rate_multiplier``, ``prompt_loss_weight``,
-    ``n_examples``. Raises :class:`ftdiag.errors.InputError` for unreadable
-    input, and :class:`ftdiag.errors.UsageError` when the path holds several
-    runs (use :func:`analyze_many`).
+    ``n_examples``. ``mapping`` (:class:`ftdiag.mapping.ColumnMapping`) names
+    the training and validation metric when the log's names don't say.
+    Raises :class:`ftdiag.errors.InputError` for unreadable input, and
+    :class:`ftdiag.errors.UsageError` when the path holds several runs (use
+    :func:`analyze_many`).
     """
-    results = analyze_path(path, hyperparameters, input_format)
+    results = analyze_path(path, hyperparameters, input_format, mapping)
     if len(results) != 1:
         raise UsageError(f"{path}: holds {len(results)} runs; use ftdiag.analyze_many")
     return results[0]
@@ -177,16 +188,21 @@ def analyze_many(
     paths: Iterable[str | Path],
     hyperparameters: Mapping[str, Any] | Hyperparameters | None = None,
     input_format: str | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> tuple[list[RunResult], list[Failure]]:
-    """Analyze every path; a bad file becomes a :class:`Failure`, not an exception."""
+    """Analyze every path (files, directories, globs, ``-``); a bad file
+    becomes a :class:`Failure`, not an exception."""
+    from .inputs import read_inputs
+
     hp = _hp(hyperparameters)
+    runs, errors = read_inputs(paths, input_format, mapping)
+    failures = [Failure(e.source, str(e.error)) for e in errors]
     results: list[RunResult] = []
-    failures: list[Failure] = []
-    for p in paths:
+    for r in runs:
         try:
-            results.extend(analyze_path(p, hp, input_format))
+            results.append(analyze_run(r, hp))
         except FtdiagError as e:
-            failures.append(Failure(str(p), str(e)))
+            failures.append(Failure(r.source, str(e)))
     return results, failures
 
 

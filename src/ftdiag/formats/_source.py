@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..errors import InputError
 
@@ -101,6 +101,9 @@ class Source:
     # warnings met while reading (over-long lines); attached to every run read
     notes: list[str] = field(default_factory=list)
     _long_lines: list[tuple[int, int]] = field(default_factory=list, repr=False)
+    # an explicit ftdiag.mapping.ColumnMapping, set by ftdiag.inputs: lets the
+    # generic reader accept columns named only on the command line
+    mapping: Any = field(default=None, repr=False)
 
     @property
     def size(self) -> int:

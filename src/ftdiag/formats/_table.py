@@ -27,6 +27,9 @@ class Table:
     n_rows: int
     warnings: list[str] = field(default_factory=list)
     text_columns: dict[str, list[str]] = field(default_factory=dict)
+    # per column, True where the cell was empty (only with ``track_empty``):
+    # tells a sparse row's blank cell from a logged ``nan``
+    empty: dict[str, np.ndarray] = field(default_factory=dict)
 
     def col(self, name: str) -> np.ndarray:
         return self.columns[name]
@@ -71,8 +74,9 @@ def parse_table(
     display: str,
     keep_text: tuple[str, ...] = (),
     delimiter: str | None = None,
+    track_empty: bool = False,
 ) -> Table:
-    return parse_lines(text.splitlines(), display, keep_text=keep_text, delimiter=delimiter)
+    return parse_lines(text.splitlines(), display, keep_text=keep_text, delimiter=delimiter, track_empty=track_empty)
 
 
 def parse_lines(
@@ -80,6 +84,7 @@ def parse_lines(
     display: str,
     keep_text: tuple[str, ...] = (),
     delimiter: str | None = None,
+    track_empty: bool = False,
 ) -> Table:
     """A table from lines (without line ends), streamed: each cell is kept as
     one float64 (8 bytes), so memory follows the number of cells read."""
@@ -104,6 +109,7 @@ def parse_lines(
         header[0] = "__index__"
     cells: list[array[float]] = [array("d") for _ in range(width)]
     texts: dict[int, list[str]] = {header.index(k): [] for k in keep_text if k in header}
+    blanks: list[array[int]] = [array("b") for _ in range(width)] if track_empty else []
     warnings: list[str] = []
     bad_rows: list[int] = []
     n = 0
@@ -122,6 +128,9 @@ def parse_lines(
                     continue
             for i, c in enumerate(row):
                 cells[i].append(to_float(c))
+            if track_empty:
+                for i, c in enumerate(row):
+                    blanks[i].append(0 if c.strip() else 1)
             for i, lst in texts.items():
                 lst.append(row[i].strip())
             n += 1
@@ -139,9 +148,15 @@ def parse_lines(
         # a repeated column name: the last column of that name wins
         columns[h] = np.frombuffer(col, dtype=np.float64) if len(col) else np.empty(0)
     text_columns = {header[i]: v for i, v in texts.items()}
-    return Table(header=header, columns=columns, n_rows=n, warnings=warnings, text_columns=text_columns)
+    empty: dict[str, np.ndarray] = {}
+    if track_empty:
+        for h, b in zip(header, blanks, strict=True):
+            empty[h] = np.frombuffer(b, dtype=np.int8).astype(bool) if len(b) else np.empty(0, dtype=bool)
+    return Table(
+        header=header, columns=columns, n_rows=n, warnings=warnings, text_columns=text_columns, empty=empty
+    )
 
 
-def read_table(source: Source, keep_text: tuple[str, ...] = ()) -> Table:
+def read_table(source: Source, keep_text: tuple[str, ...] = (), track_empty: bool = False) -> Table:
     """Stream ``source`` as a table (bounded per line, see :meth:`Source.lines`)."""
-    return parse_lines(source.lines(), source.display, keep_text=keep_text)
+    return parse_lines(source.lines(), source.display, keep_text=keep_text, track_empty=track_empty)
