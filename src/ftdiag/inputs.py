@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import FtdiagError, InputError, UnknownFormatError
-from .formats import Reader, all_readers, detect, get_reader, open_source
+from .formats import Reader, all_readers, detect, get_reader, open_source, read_source
 from .formats._common import require_curve
 from .formats._names import assign_roles
 from .mapping import ColumnMapping, apply_mapping
@@ -173,30 +173,24 @@ def expand(path: str | Path, input_format: str | None = None) -> list[Item]:
 
 def read_item(item: Item, input_format: str | None = None, mapping: ColumnMapping | None = None) -> list[Run]:
     """The runs in one item (an empty list: a walked file no reader knows)."""
-    if item.reader:
-        reader = get_reader(item.reader)
-        with open_source(item.path) as src:
-            src.display = item.display
-            src.mapping = mapping
-            runs = reader.read(src)
-        return _named(runs, item)
     with open_source(item.path) as src:
         src.display = item.display
         src.mapping = mapping
-        if input_format:
+        if item.reader:
+            fmt = item.reader
+        elif input_format:
+            fmt = input_format
             reader = get_reader(input_format)
             if item.found_by_walk and (reader.directories or reader.sniff(src) <= 0):
                 return []
         else:
             try:
-                reader = detect(src)
+                fmt = detect(src).name
             except UnknownFormatError:
                 if item.found_by_walk:
                     return []
                 raise
-        runs = reader.read(src)
-        if not runs:
-            raise InputError(src.display, f"no training run found in this {reader.name} file")
+        runs = read_source(src, fmt)
     return _named(runs, item)
 
 
