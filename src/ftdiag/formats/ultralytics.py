@@ -65,7 +65,8 @@ def _summed(t: Table, prefix: str) -> tuple[str, np.ndarray, list[str]] | None:
         return None
     if len(parts) == 1:
         return parts[0], t.col(parts[0]), parts
-    total = np.sum(np.vstack([t.col(c) for c in parts]), axis=0)
+    with np.errstate(all="ignore"):  # huge components may overflow to inf: that is the data
+        total = np.sum(np.vstack([t.col(c) for c in parts]), axis=0)
     return f"{prefix}loss", total, parts
 
 
