@@ -73,6 +73,31 @@ def one_line(message: object) -> str:
 
 
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+plots_option = click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Also write plots (PNG and SVG) of every run into DIR.",
+)
+smoothing_option = click.option(
+    "--smoothing",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.6,
+    show_default=True,
+    help="Weight of the plotted smoothing (TensorBoard's debiased EMA); 0 draws raw values only.",
+)
+
+
+def write_plots_for(results: Any, plots_dir: str | None, inputs: tuple[str, ...], sweep: bool | None = None, smoothing: float = 0.6) -> None:
+    """``--plots DIR``: per-run plots, plus the sweep plots for several runs (or ``sweep=True``).
+    ``compare`` calls this with ``sweep=True``."""
+    if not plots_dir or not results:
+        return
+    from .render.plots import PlotOptions, write_plots
+
+    files = write_plots(results, plots_dir, PlotOptions(smoothing=smoothing), inputs, sweep=sweep)
+    click.echo(f"ftdiag: wrote {len(files)} plot file(s) to {plots_dir}", err=True)
 
 
 def hyperparameter_options(f: Any) -> Any:
@@ -145,9 +170,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", "fail_on", metavar="LABELS", help="Exit 1 if any run gets one of these labels (comma list).")
+@plots_option
 @hyperparameter_options
 @debug_option
-def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: str | None, fail_on: str | None, debug: bool, **hp: Any) -> None:
+def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: str | None, fail_on: str | None, plots_dir: str | None, debug: bool, **hp: Any) -> None:
     """Analyze training logs and print a verdict with evidence and advice."""
     from .api import analyze_many
     from .render import get_renderer
@@ -163,6 +189,7 @@ def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: 
     color = fmt == "text" and not output and sys.stdout.isatty()
     if results or fmt == "json":
         emit(get_renderer(fmt)(results, failures, color), output, paths)
+    write_plots_for(results, plots_dir, paths)
     if failures:
         sys.exit(EXIT_INPUT)
     if labels and any(r.label in labels for r in results):
@@ -192,6 +219,92 @@ def formats(fmt: str) -> None:
     for r in readers.values():
         extra = f" (needs ftdiag[{r.extra}])" if r.extra else ""
         click.echo(f"{r.name}{extra}\n  {r.description}\n  detects: {r.detects}\n  example: {r.example}\n")
+
+
+def _analyze_for_output(paths: tuple[str, ...], input_format: str | None, hp: dict[str, Any]) -> tuple[Any, Any]:
+    from .api import analyze_many
+
+    results, failures = analyze_many(paths, collect_hyperparameters(hp), input_format)
+    for f in failures:
+        click.echo(f"ftdiag: error: {f.message}", err=True)
+    for r in results:
+        for w in r.warnings:
+            click.echo(f"ftdiag: warning: {w}", err=True)
+    return results, failures
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output-dir", "outdir", required=True, type=click.Path(file_okay=False), help="Directory for the plot files.")
+@click.option(
+    "--plot-format",
+    "plot_formats",
+    type=click.Choice(["png", "svg"]),
+    multiple=True,
+    help="File format(s) to write (repeatable); default both PNG and SVG.",
+)
+@smoothing_option
+@click.option("--input-format", "input_format", help="Skip detection and read with this reader (see 'ftdiag formats').")
+@hyperparameter_options
+@debug_option
+def plot(paths: tuple[str, ...], outdir: str, plot_formats: tuple[str, ...], smoothing: float, input_format: str | None, debug: bool, **hp: Any) -> None:
+    """Plot each run (loss and task metric, smoothed, best point marked) into DIR.
+
+    With several runs, also their validation curves overlaid and the best
+    validation value against each hyperparameter that varies. Prints the
+    files written, one a line.
+    """
+    from .render.plots import PlotOptions, write_plots
+
+    results, failures = _analyze_for_output(paths, input_format, hp)
+    opts = PlotOptions(smoothing=smoothing, formats=tuple(dict.fromkeys(plot_formats)) or ("png", "svg"))
+    if results:
+        for f in write_plots(results, outdir, opts, paths):
+            click.echo(str(f))
+    if failures:
+        sys.exit(EXIT_INPUT)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Report file: .md (plots go to a NAME-plots/ directory beside it) or .html (one self-contained file).",
+)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), help="Default: from the -o suffix, else markdown.")
+@click.option("--no-plots", is_flag=True, help="Text only: draw no plots.")
+@smoothing_option
+@click.option("--input-format", "input_format", help="Skip detection and read with this reader (see 'ftdiag formats').")
+@hyperparameter_options
+@debug_option
+def report(paths: tuple[str, ...], output: str | None, fmt: str | None, no_plots: bool, smoothing: float, input_format: str | None, debug: bool, **hp: Any) -> None:
+    """Write a post-run report to attach to a review: Markdown or self-contained HTML.
+
+    The verdict first, the key numbers, the recommendations, findings folded
+    away, and plots. Several runs make a sweep report: a summary table, then
+    one section per run. Without -o the report goes to stdout (Markdown
+    without plots, or HTML with them embedded).
+    """
+    from .render.plots import PlotOptions
+    from .render.report import format_for, markdown_report, write_report
+
+    kind = format_for(output, fmt)
+    results, failures = _analyze_for_output(paths, input_format, hp)
+    if results or failures:
+        opts = PlotOptions(smoothing=smoothing)
+        if output and output != "-":
+            files = write_report(results, failures, output, kind, opts, paths, plots=not no_plots)
+            click.echo(f"ftdiag: wrote {output}" + (f" and {len(files) - 1} plot file(s)" if len(files) > 1 else ""), err=True)
+        elif kind == "html":
+            from .render.html import report_html
+
+            click.echo(report_html(results, failures, opts, plots=not no_plots), nl=False)
+        else:
+            click.echo(markdown_report(results, failures, None)[0], nl=False)
+    if failures:
+        sys.exit(EXIT_INPUT)
 
 
 def main() -> None:

@@ -1,0 +1,557 @@
+"""Plots of runs and sweeps, as PNG and SVG files that are byte-identical for the same input.
+
+* One figure per run: losses on one panel, the task metric on another; raw
+  points thin and translucent, the smoothed curve (TensorBoard's debiased EMA,
+  :func:`ftdiag.features.ema_debiased`) bold in the same colour; a log scale
+  for a loss that spans more than a decade; the best validation point marked
+  with its value; the region after it shaded when the verdict is overfit; the
+  verdict and the top recommendation in the title and caption; steps on the x
+  axis with epochs marked on top when they are known.
+* For a sweep: the validation curves of every run overlaid, and the best
+  validation value against each hyperparameter that varies.
+
+matplotlib is imported inside the functions (never on the path of ``ftdiag
+--help``), only through its object API (:class:`matplotlib.figure.Figure` and
+the Agg canvas), so nothing depends on pyplot's global state or a display.
+Reproducibility: PNG and SVG are saved without dates or software versions, and
+SVG ids come from a fixed hash salt.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import textwrap
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..features import DEFAULT_SMOOTHING, CurveStats, ema_debiased
+from . import _words as w
+from ._safe import visible
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..api import RunResult
+    from ..run import Run, Series
+
+DPI = 150
+FORMATS = ("png", "svg")
+# At most this many points of one curve are drawn (every k-th point beyond it):
+# more cannot be seen at 150 dpi and only make files large and slow.
+MAX_DRAWN = 4000
+# A loss whose largest value is more than this many times its smallest gets a log axis.
+LOG_SPAN = 10.0
+
+TRAIN_COLOUR = "#1f77b4"  # matplotlib's C0
+VAL_COLOUR = "#d62728"  # C3: validation stands out against training
+OVERFIT_SHADE = "#d62728"
+LABEL_COLOURS = {"overfit": "#d62728", "underfit": "#ff7f0e", "good_fit": "#2ca02c", "inconclusive": "#7f7f7f"}
+SWEEP_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+MAX_LEGEND_RUNS = 12
+
+# gids let tests (and people reading the SVG) find the meaningful artists
+GID_BEST = "best-validation"
+GID_OVERFIT = "overfit-region"
+GID_EPOCH_AXIS = "epoch-axis"
+
+def mpl_text(s: object, limit: int = 200) -> str:
+    """Text from a log or path, safe for matplotlib: no mathtext (``$`` is literal),
+    control characters as visible escapes, cut at ``limit``."""
+    return visible(s, limit).replace("$", r"\$")
+
+
+@dataclass(frozen=True)
+class PlotOptions:
+    smoothing: float = DEFAULT_SMOOTHING
+    formats: tuple[str, ...] = FORMATS
+    dpi: int = DPI
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.smoothing < 1.0:
+            raise ValueError("smoothing weight must be in [0, 1)")
+        bad = set(self.formats) - set(FORMATS)
+        if bad or not self.formats:
+            raise ValueError(f"plot formats must be among {', '.join(FORMATS)}")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN) -> tuple[np.ndarray, np.ndarray]:
+    n = x.shape[0]
+    if n <= limit:
+        return x, y
+    idx = np.unique(np.concatenate([np.arange(0, n, math.ceil(n / limit)), [n - 1]]))
+    return x[idx], y[idx]
+
+
+def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    f = s.finite
+    return f.steps, f.values
+
+
+def steps_per_epoch(run: Run) -> float | None:
+    """Steps in one epoch, when the log (or the user) says; None for epoch-based logs."""
+    if run.x_unit == "epoch":
+        return None
+    if run.steps_per_epoch:
+        return float(run.steps_per_epoch)
+    for s in run.series().values():
+        if s.epochs is None:
+            continue
+        ok = np.isfinite(s.epochs) & (s.epochs > 0)
+        if ok.any():
+            i = int(np.flatnonzero(ok)[-1])
+            return float(s.steps[i] / s.epochs[i])
+    n_ep = run.hyperparameters.n_epochs
+    if run.platform == "openai" and n_ep:
+        # an OpenAI results file covers the whole job, so its steps split evenly into n_epochs
+        return run.last_step / float(n_ep)
+    return None
+
+
+def loss_is_log(run: Run) -> bool:
+    """A log axis when every loss value is positive and they span more than a decade."""
+    vals = [s.finite.values for s in (run.train_loss, run.val_loss) if s is not None and len(s.finite)]
+    if not vals:
+        return False
+    v = np.concatenate(vals)
+    lo, hi = float(v.min()), float(v.max())
+    return lo > 0 and hi / lo > LOG_SPAN
+
+
+def _is_percent(s: Series | None) -> bool:
+    """An accuracy-like metric stored as a fraction: shown in percent."""
+    if s is None:
+        return False
+    vals = s.finite.values
+    in_range = vals.size > 0 and float(vals.min()) >= 0 and float(vals.max()) <= 1
+    return in_range and w.is_fraction_metric(s.name, s.higher_is_better)
+
+
+def _draw_series(ax: Axes, s: Series, colour: str, label: str, smoothing: float) -> None:
+    x, y = _finite(s)
+    if x.size == 0:
+        return
+    sm = ema_debiased(y, smoothing) if smoothing > 0 else y
+    rx, ry = _thin(x, y)
+    few = x.size <= 60
+    ax.plot(
+        rx, ry, color=colour, alpha=0.3, linewidth=0.8,
+        marker="o" if few else None, markersize=2.5, label=f"_{label} (raw)",
+    )
+    sx, sy = _thin(x, sm)
+    ax.plot(sx, sy, color=colour, linewidth=2.2, label=label)
+
+
+_ROLE_PREFIX = {"train": re.compile(r"train", re.I), "validation": re.compile(r"val|eval|valid|test", re.I)}
+
+
+def _series_label(who: str, name: str) -> str:
+    """``train loss``, ``validation val_loss``; no ``train train_loss``."""
+    if _ROLE_PREFIX[who].match(name):
+        return mpl_text(name)
+    return f"{who} {mpl_text(name)}"
+
+
+def _x_label(run: Run) -> str:
+    return "epoch" if run.x_unit == "epoch" else "step"
+
+
+def _mark_epochs(ax: Axes, run: Run, spe: float | None, top: bool) -> None:
+    """Faint lines at whole epochs; on the top panel also an epoch axis."""
+    if spe is None or spe <= 0:
+        return
+    last = run.last_step
+    n = int(math.floor(last / spe + 1e-9))
+    if 1 <= n <= 50:
+        for e in range(1, n + 1):
+            ax.axvline(e * spe, color="#999999", linewidth=0.6, linestyle=":", zorder=0)
+    if top:
+        from matplotlib.ticker import MaxNLocator
+
+        def to_epoch(x: Any) -> Any:
+            return np.asarray(x, dtype=float) / spe
+
+        def to_step(e: Any) -> Any:
+            return np.asarray(e, dtype=float) * spe
+
+        sec = ax.secondary_xaxis("top", functions=(to_epoch, to_step))
+        sec.set_xlabel("epoch")
+        sec.xaxis.set_major_locator(MaxNLocator(integer=True))
+        sec.set_gid(GID_EPOCH_AXIS)
+
+
+def _mark_best(ax: Axes, r: RunResult, val: CurveStats, pct: bool, annotate: bool) -> None:
+    unit = _x_label(r.run)
+    ax.axvline(val.best_step, color="#333333", linewidth=0.9, linestyle="--", zorder=1)
+    if not annotate:
+        return
+    text = f"best {w.metric_value(val.best, pct)} at {unit} {w.number(val.best_step)}"
+    ax.plot(
+        [val.best_step], [val.best], linestyle="none", marker="*", markersize=13,
+        markerfacecolor=VAL_COLOUR, markeredgecolor="black", zorder=5,
+        label=mpl_text(text), gid=GID_BEST,
+    )
+
+
+def _shade_overfit(ax: Axes, r: RunResult, val: CurveStats, legend: bool) -> None:
+    end = max(r.run.last_step, val.last_step)
+    if end <= val.best_step:
+        return
+    span = ax.axvspan(
+        val.best_step, end, color=OVERFIT_SHADE, alpha=0.09, zorder=0,
+        label="after best validation (overfit)" if legend else "_overfit",
+    )
+    span.set_gid(GID_OVERFIT)
+
+
+def _caption(r: RunResult, width: int = 110) -> str:
+    lines: list[str] = []
+    if r.recommendations:
+        lines.append("Next run: " + w.top_recommendation(r))
+    elif r.diagnosis.reason:
+        lines.append(f"Inconclusive: {r.diagnosis.reason}")
+    lines.append(f"Source: {r.run.source} ({r.run.format})")
+    out: list[str] = []
+    for line in lines:
+        out.extend(textwrap.wrap(mpl_text(line), width) or [""])
+    return "\n".join(out[:5])
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+# --------------------------------------------------------------------------- per run
+
+
+def run_figure(r: RunResult, smoothing: float = DEFAULT_SMOOTHING) -> Figure:
+    """The figure for one analysed run (not yet saved)."""
+    run, f = r.run, r.features
+    val = f.val
+    has_loss = run.train_loss is not None or run.val_loss is not None
+    has_metric = run.train_metric is not None or run.val_metric is not None
+    panels = [p for p, ok in (("loss", has_loss), ("metric", has_metric)) if ok] or ["loss"]
+    fig = _new_figure(8.0, 2.9 * len(panels) + 1.1)
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    spe = steps_per_epoch(run)
+    overfit = r.label == "overfit" and val is not None
+    primary_panel = "metric" if f.primary == "metric" else "loss"
+    sm_word = f"smoothed (EMA {smoothing:g})" if smoothing > 0 else "raw"
+    for i, (ax, panel) in enumerate(zip(axes, panels, strict=True)):
+        if panel == "loss":
+            pairs = [(run.train_loss, TRAIN_COLOUR, "train"), (run.val_loss, VAL_COLOUR, "validation")]
+            ax.set_title("loss", loc="left", fontsize=10)
+            ylabel = "loss"
+            pct = False
+        else:
+            pairs = [(run.train_metric, TRAIN_COLOUR, "train"), (run.val_metric, VAL_COLOUR, "validation")]
+            name = (run.val_metric or run.train_metric).name  # type: ignore[union-attr]
+            ax.set_title(f"task metric: {mpl_text(name)}", loc="left", fontsize=10)
+            ylabel = mpl_text(name)
+            pct = all(_is_percent(s) for s, _, _ in pairs if s is not None)
+        for s, colour, who in pairs:
+            if s is not None:
+                _draw_series(ax, s, colour, _series_label(who, s.name), smoothing)
+        if panel == "loss" and loss_is_log(run):
+            ax.set_yscale("log")
+        if pct:
+            from matplotlib.ticker import PercentFormatter
+
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.25, linewidth=0.6)
+        _mark_epochs(ax, run, spe, top=(i == 0))
+        if val is not None and r.label != "inconclusive":
+            _mark_best(ax, r, val, _is_percent(_val_series(r)), annotate=(panel == primary_panel))
+            if overfit:
+                _shade_overfit(ax, r, val, legend=(panel == primary_panel))
+        ax.legend(loc="best", fontsize=8, framealpha=0.85, title=sm_word, title_fontsize=8)
+    axes[-1].set_xlabel(_x_label(run))
+    title = f"{mpl_text(run.name)}: {w.verdict(r.label)}"
+    if r.label != "inconclusive":
+        title += f" (confidence {r.confidence:.2f})"
+    fig.suptitle(title, fontsize=12, fontweight="bold", color=LABEL_COLOURS.get(r.label, "black"))
+    fig.supxlabel(_caption(r), fontsize=8, ha="left", x=0.01, color="#333333")
+    return fig
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def _kind(r: RunResult) -> str | None:
+    """What a run was judged on: accuracy-like metrics (fractions) go together
+    whatever their names; anything else by its name."""
+    val = r.features.val
+    if val is None:
+        return None
+    return "accuracy" if _is_percent(_val_series(r)) else val.name
+
+
+def _primary_group(results: Sequence[RunResult]) -> tuple[str | None, list[RunResult]]:
+    """The validation quantity most runs were judged on (named as they name it when
+    they agree), and those runs."""
+    kinds = Counter(k for r in results if (k := _kind(r)) is not None)
+    if not kinds:
+        return None, []
+    kind = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    group = [r for r in results if _kind(r) == kind]
+    names = {r.features.val.name for r in group if r.features.val is not None}
+    return (names.pop() if len(names) == 1 else kind), group
+
+
+def _val_series(r: RunResult) -> Series | None:
+    return r.run.val_metric if r.features.primary == "metric" else r.run.val_loss
+
+
+def sweep_curves_figure(results: Sequence[RunResult], smoothing: float = DEFAULT_SMOOTHING) -> Figure | None:
+    """Validation curves of every run overlaid (the quantity most runs were judged on)."""
+    name, group = _primary_group(results)
+    if name is None:
+        return None
+    units = {r.run.x_unit for r in group}
+    progress = len(units) > 1  # mixed steps and epochs: use the fraction of training
+    fig = _new_figure(8.0, 4.6)
+    ax = fig.subplots()
+    pct = all(_is_percent(_val_series(r)) for r in group)
+    for i, r in enumerate(group):
+        s = _val_series(r)
+        if s is None:
+            continue
+        x, y = _finite(s)
+        if x.size == 0:
+            continue
+        end = max(r.run.last_step, 1e-12)
+        xs = x / end if progress else x
+        colour = SWEEP_COLOURS[i % len(SWEEP_COLOURS)]
+        sm = ema_debiased(y, smoothing) if smoothing > 0 else y
+        rx, ry = _thin(xs, y)
+        ax.plot(rx, ry, color=colour, alpha=0.25, linewidth=0.7, label="_raw")
+        sx, sy = _thin(xs, sm)
+        label = mpl_text(r.run.name) if i < MAX_LEGEND_RUNS else "_more"
+        ax.plot(sx, sy, color=colour, linewidth=1.8, label=label)
+        val = r.features.val
+        if val is not None:
+            bx = val.best_step / end if progress else val.best_step
+            ax.plot([bx], [val.best], linestyle="none", marker="o", markersize=5,
+                    markerfacecolor=colour, markeredgecolor="black", label="_best", gid=GID_BEST)
+    if name and "loss" in name.lower():
+        vals = [r.features.val.best for r in group if r.features.val is not None]
+        if vals and min(vals) > 0:
+            lo = min(float(np.nanmin(_finite(s)[1])) for r in group if (s := _val_series(r)) is not None and len(s.finite))
+            hi = max(float(np.nanmax(_finite(s)[1])) for r in group if (s := _val_series(r)) is not None and len(s.finite))
+            if lo > 0 and hi / lo > LOG_SPAN:
+                ax.set_yscale("log")
+    if pct:
+        from matplotlib.ticker import PercentFormatter
+
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax.set_xlabel("fraction of training" if progress else units.pop())
+    ax.set_ylabel(f"validation {mpl_text(name)}")
+    ax.grid(True, alpha=0.25, linewidth=0.6)
+    more = len(group) - MAX_LEGEND_RUNS
+    ax.legend(loc="best", fontsize=7, title=(f"+{more} more runs" if more > 0 else None), title_fontsize=7)
+    left_out = len(results) - len(group)
+    fig.suptitle(f"validation {mpl_text(name)}: {len(group)} run(s), dots at each run's best", fontsize=11)
+    if left_out:
+        fig.supxlabel(f"{left_out} run(s) judged on another quantity are not shown", fontsize=8)
+    return fig
+
+
+def varied_hyperparameters(results: Sequence[RunResult]) -> dict[str, list[tuple[float, RunResult]]]:
+    """Hyperparameters that take more than one value across the runs."""
+    values: dict[str, list[tuple[float, RunResult]]] = {}
+    for r in results:
+        for k, v in r.run.hyperparameters.known().items():
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                values.setdefault(k, []).append((float(v), r))
+    return {k: pts for k, pts in sorted(values.items()) if len({v for v, _ in pts}) > 1}
+
+
+def sweep_hyperparameters_figure(results: Sequence[RunResult]) -> Figure | None:
+    """Best validation value against each varied hyperparameter (None if nothing varies)."""
+    name, group = _primary_group(results)
+    varied = varied_hyperparameters(group)
+    if name is None or not varied:
+        return None
+    n = len(varied)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig = _new_figure(3.2 * cols + 0.6, 3.0 * rows + 0.8)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    pct = all(_is_percent(_val_series(r)) for r in group)
+    seen_labels: set[str] = set()
+    for ax, (param, pts) in zip(axes, varied.items(), strict=False):
+        for label in ("underfit", "good_fit", "overfit", "inconclusive"):
+            xs = [v for v, r in pts if r.label == label and r.features.val is not None]
+            ys = [r.features.val.best for v, r in pts if r.label == label and r.features.val is not None]
+            if not xs:
+                continue
+            ax.scatter(xs, ys, s=28, color=LABEL_COLOURS[label], edgecolors="black", linewidths=0.5,
+                       label=w.verdict(label).lower() if label not in seen_labels else "_" + label, zorder=3)
+            seen_labels.add(label)
+        # the best run's value for this parameter, per distinct value: a trend line of means
+        by_value: dict[float, list[float]] = {}
+        for v, r in pts:
+            if r.features.val is not None:
+                by_value.setdefault(v, []).append(r.features.val.best)
+        xs_sorted = sorted(by_value)
+        ax.plot(xs_sorted, [float(np.mean(by_value[x])) for x in xs_sorted], color="#555555",
+                linewidth=1.0, alpha=0.7, zorder=2, label="_mean")
+        positive = min(xs_sorted) > 0
+        if positive and max(xs_sorted) / min(xs_sorted) >= LOG_SPAN:
+            ax.set_xscale("log")
+        ax.set_xlabel(mpl_text(param))
+        ax.set_ylabel(f"best validation {mpl_text(name)}", fontsize=8)
+        ax.grid(True, alpha=0.25, linewidth=0.6)
+        if pct:
+            from matplotlib.ticker import PercentFormatter
+
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    handles, labels = [], []
+    for ax in axes[:n]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncols=max(1, len(labels)), fontsize=8)
+    fig.suptitle(f"best validation {mpl_text(name)} against each varied hyperparameter", fontsize=11)
+    return fig
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def figure_bytes(fig: Figure, fmt: str, dpi: int = DPI) -> bytes:
+    """Render ``fig`` to PNG or SVG bytes, reproducibly (no dates, no versions, fixed ids)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    meta: dict[str, Any]
+    if fmt == "png":
+        meta = {"Software": None}
+    elif fmt == "svg":
+        meta = {"Date": None, "Creator": None}
+    else:
+        raise ValueError(fmt)
+    with matplotlib.rc_context({"svg.hashsalt": "ftdiag", "svg.fonttype": "path"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, facecolor="white")
+    if fmt == "png":
+        return _small_png(buf.getvalue(), dpi)
+    return buf.getvalue()
+
+
+def _small_png(data: bytes, dpi: int) -> bytes:
+    """The same picture in a 256-colour palette: a third of the size, no visible change
+    (plots use a handful of colours plus their anti-aliasing ramps). Pillow comes with
+    matplotlib; it writes no dates either."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        q = im.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    q.save(out, format="PNG", optimize=True, dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def write_figure(fig: Figure, stem: Path, options: PlotOptions, inputs: Iterable[str] = ()) -> list[Path]:
+    """Write ``stem.png`` / ``stem.svg`` atomically; refuses to overwrite an input."""
+    from ..outputs import atomic_write, refuse_inputs
+
+    written: list[Path] = []
+    ins = list(inputs)
+    for fmt in options.formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        refuse_inputs(path, ins)
+        atomic_write(path, figure_bytes(fig, fmt, options.dpi))
+        written.append(path)
+    return written
+
+
+def _ensure_dir(outdir: Path) -> None:
+    from ..errors import UsageError
+
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create the plot directory {outdir}: {e.strerror or e}") from None
+    if not outdir.is_dir():
+        raise UsageError(f"{outdir} is not a directory")
+
+
+def run_stems(results: Sequence[RunResult]) -> list[str]:
+    """File stems for the runs' plots, unique (case-insensitively) and safe in URLs."""
+    taken = {"sweep-curves", "sweep-hyperparameters"}
+    return [w.slug(r.run.name, taken) for r in results]
+
+
+def write_run_plots(
+    results: Sequence[RunResult],
+    outdir: str | Path,
+    options: PlotOptions | None = None,
+    inputs: Iterable[str] = (),
+) -> list[list[Path]]:
+    """One figure per run, in every format asked; returns the files of each run, in order."""
+    opts = options or PlotOptions()
+    out = Path(outdir)
+    _ensure_dir(out)
+    ins = list(inputs)
+    files: list[list[Path]] = []
+    for r, stem in zip(results, run_stems(results), strict=True):
+        fig = run_figure(r, opts.smoothing)
+        files.append(write_figure(fig, out / stem, opts, ins))
+    return files
+
+
+def write_sweep_plots(
+    results: Sequence[RunResult],
+    outdir: str | Path,
+    options: PlotOptions | None = None,
+    inputs: Iterable[str] = (),
+) -> list[Path]:
+    """The sweep figures (overlaid validation curves; best value against each varied
+    hyperparameter); this is what ``ftdiag compare --plots DIR`` calls. Returns the files."""
+    opts = options or PlotOptions()
+    out = Path(outdir)
+    _ensure_dir(out)
+    ins = list(inputs)
+    written: list[Path] = []
+    curves = sweep_curves_figure(results, opts.smoothing)
+    if curves is not None:
+        written += write_figure(curves, out / "sweep-curves", opts, ins)
+    hp = sweep_hyperparameters_figure(results)
+    if hp is not None:
+        written += write_figure(hp, out / "sweep-hyperparameters", opts, ins)
+    return written
+
+
+def write_plots(
+    results: Sequence[RunResult],
+    outdir: str | Path,
+    options: PlotOptions | None = None,
+    inputs: Iterable[str] = (),
+    sweep: bool | None = None,
+) -> list[Path]:
+    """Per-run plots, plus the sweep plots when there are several runs (or ``sweep=True``)."""
+    files = [p for group in write_run_plots(results, outdir, options, inputs) for p in group]
+    if sweep or (sweep is None and len(results) > 1):
+        files += write_sweep_plots(results, outdir, options, inputs)
+    return files

@@ -1,0 +1,97 @@
+"""Writing reports: Markdown with its plots next to it, or one self-contained HTML file.
+
+Every file is written atomically and never over an input (see :mod:`ftdiag.outputs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import _words as w
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..api import Failure, RunResult
+    from .plots import PlotOptions
+
+REPORT_FORMATS = ("markdown", "html")
+
+
+def format_for(path: str | None, fmt: str | None) -> str:
+    """The report format: as asked, else from the output's suffix, else Markdown."""
+    if fmt:
+        return fmt
+    if path and Path(path).suffix.lower() in (".html", ".htm"):
+        return "html"
+    return "markdown"
+
+
+def plots_dir_for(out: Path) -> Path:
+    """Where a Markdown report's images go: ``report-plots/`` beside ``report.md``."""
+    return out.with_name(f"{out.stem}-plots")
+
+
+def markdown_report(
+    results: Sequence[RunResult],
+    failures: Sequence[Failure],
+    out: Path | None,
+    options: PlotOptions | None = None,
+    inputs: Iterable[str] = (),
+    plots: bool = True,
+) -> tuple[str, list[Path]]:
+    """The Markdown text, and the plot files written for it (none without ``out``:
+    a report on stdout has nowhere to put images)."""
+    from .markdown import report
+
+    if out is None or not plots or not results:
+        return report(results, failures), []
+    from . import plots as p
+
+    opts = options or p.PlotOptions()
+    png_only = p.PlotOptions(smoothing=opts.smoothing, formats=("png",), dpi=opts.dpi)
+    pdir = plots_dir_for(out)
+    ins = list(inputs)
+    per_run = p.write_run_plots(results, pdir, png_only, ins)
+    images = {
+        i: [(f"plot of {r.run.name}: {w.verdict(r.label).lower()}", f"{pdir.name}/{files[0].name}")]
+        for i, (r, files) in enumerate(zip(results, per_run, strict=True))
+    }
+    written = [f for files in per_run for f in files]
+    sweep_images: list[tuple[str, str]] = []
+    if len(results) > 1:
+        sweep_files = p.write_sweep_plots(results, pdir, png_only, ins)
+        written += sweep_files
+        alts = {
+            "sweep-curves": "validation curves of every run, overlaid",
+            "sweep-hyperparameters": "best validation value against each varied hyperparameter",
+        }
+        sweep_images = [(alts.get(f.stem, f.stem), f"{pdir.name}/{f.name}") for f in sweep_files]
+    return report(results, failures, images, sweep_images), written
+
+
+def write_report(
+    results: Sequence[RunResult],
+    failures: Sequence[Failure],
+    out: str | Path,
+    fmt: str,
+    options: PlotOptions | None = None,
+    inputs: Iterable[str] = (),
+    plots: bool = True,
+) -> list[Path]:
+    """Write the report (and, for Markdown, its images); returns every file written."""
+    from ..outputs import atomic_write, refuse_inputs
+
+    path = Path(out)
+    ins = list(inputs)
+    refuse_inputs(path, ins)
+    if fmt == "html":
+        from .html import report_html
+
+        atomic_write(path, report_html(results, failures, options, plots=plots))
+        return [path]
+    if fmt != "markdown":
+        raise ValueError(fmt)
+    text, files = markdown_report(results, failures, path, options, ins, plots=plots)
+    atomic_write(path, text)
+    return files + [path]
