@@ -307,5 +307,67 @@ def report(paths: tuple[str, ...], output: str | None, fmt: str | None, no_plots
         sys.exit(EXIT_INPUT)
 
 
+@cli.command()
+@click.argument("path")
+@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between checks of the file.")
+@click.option("--idle-timeout", type=float, metavar="SECONDS", help="Stop when the file has not changed for this long.")
+@click.option("--exit-on", "exit_on", metavar="LABELS", help="Exit 1 as soon as a run gets one of these labels (comma list).")
+@click.option("--input-format", "input_format", help="Skip detection and read with this reader (see 'ftdiag formats').")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True,
+              help="jsonl: one JSON object per verdict change.")
+@hyperparameter_options
+@debug_option
+def watch(path: str, interval: float, idle_timeout: float | None, exit_on: str | None, input_format: str | None,
+          fmt: str, debug: bool, **hp: Any) -> None:
+    """Follow a log that is still being written; print a line each time the verdict changes.
+
+    Copes with a half-written last line and with a file rewritten, replaced or
+    truncated underneath. Stops on Ctrl-C, after --idle-timeout, or (exit 1)
+    when a label in --exit-on is reached.
+    """
+    import json
+    import signal
+
+    from .render._safe import json_text, term
+    from .watch import Event
+    from .watch import watch as follow
+
+    labels = parse_labels(exit_on)
+    hyper = collect_hyperparameters(hp)
+    if idle_timeout is not None and idle_timeout < 0:
+        raise UsageError("--idle-timeout must not be negative")
+
+    def emit(e: Event) -> None:
+        if e.kind != "verdict":
+            click.echo(f"ftdiag: {term(e.message)}", err=True)
+        elif fmt == "jsonl":
+            obj = {"event": e.kind, "run": e.run, "label": e.label, "step": e.step,
+                   "confidence": e.confidence, "message": e.message}
+            click.echo(json_text(json.dumps(obj, ensure_ascii=False)))
+        else:
+            click.echo(term(e.message, limit=None))
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = None
+    try:
+        old = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        outcome = follow(path, emit, interval=interval, idle_timeout=idle_timeout, exit_on=labels,
+                         hyperparameters=hyper, input_format=input_format)
+    except KeyboardInterrupt:
+        click.echo("ftdiag: stopped", err=True)
+        return
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+    click.echo(f"ftdiag: {outcome.reason}; stopped", err=True)
+    if outcome.status:
+        sys.exit(outcome.status)
+
+
 def main() -> None:
     cli(prog_name="ftdiag")
