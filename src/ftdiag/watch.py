@@ -222,17 +222,23 @@ class Watcher:
         return events
 
     def _analyze(self, limit: int | None) -> list[RunResult]:
-        from .api import analyze_run
+        from .api import analyze_path, analyze_run
+        from .inputs import finish
 
+        if self.path.is_dir():
+            return analyze_path(self.path, self.hyperparameters, self.input_format)
         with open_source(self.path, limit=limit) as source:
             runs = read_source(source, self.input_format)
-        return [analyze_run(r, self.hyperparameters) for r in runs]
+        done, errors = finish(runs, None)
+        if errors:
+            raise errors[0].error
+        return [analyze_run(r, self.hyperparameters) for r in done]
 
     def _read(self, sig: _Signature) -> list[Event]:
         t0 = time.perf_counter()
         self.reads += 1
         try:
-            if sig.tree:  # a directory
+            if self.path.is_dir():
                 results = self._analyze(None)
             else:
                 cut = complete_prefix(self.path, sig.size)
