@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -37,6 +36,12 @@ def _debug_enabled(ctx: click.Context | None) -> bool:
     return False
 
 
+def _print_traceback() -> None:
+    import traceback  # ~10 ms at import: only when a traceback is shown
+
+    traceback.print_exc()
+
+
 class _Group(click.Group):
     """Maps every error to its exit code and one line on stderr."""
 
@@ -45,7 +50,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except FtdiagError as e:
             if _debug_enabled(ctx) or "--debug" in sys.argv:
-                traceback.print_exc()
+                _print_traceback()
             click.echo(f"ftdiag: error: {one_line(e)}", err=True)
             ctx.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -55,7 +60,7 @@ class _Group(click.Group):
             ctx.exit(130)
         except Exception as e:  # noqa: BLE001 - the one place internal errors are mapped
             if _debug_enabled(ctx) or "--debug" in sys.argv:
-                traceback.print_exc()
+                _print_traceback()
             click.echo(
                 f"ftdiag: internal error: {type(e).__name__}: {one_line(e)}\n"
                 f"This is a bug in ftdiag; please report it at {ISSUES_URL} "
