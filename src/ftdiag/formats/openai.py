@@ -21,9 +21,9 @@ import numpy as np
 from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, make_series
-from . import CERTAIN, Reader
-from ._source import Source
-from ._table import Table, header_of, parse_table, read_table
+from . import CERTAIN, Reader, _table
+from ._source import HEAD_BYTES, Source
+from ._table import Table, header_of, parse_table
 
 _B64 = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 CURRENT = {"step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"}
@@ -71,14 +71,15 @@ def _series(t: Table, name: str, role_name: str | None = None) -> Series | None:
 def read(source: Source) -> list[Run]:
     warnings: list[str] = []
     if _columns(header_of(source)):
-        t = read_table(source)
+        t = _table.read_table(source)  # large plain files take the fast path
     else:
         decoded = _maybe_base64(source.read_bytes())
         if decoded is None:
             raise InputError(source.display, "expected an OpenAI results header (step,train_loss,...)")
-        text = decoded.decode("utf-8-sig", "replace")
         warnings.append(f"{source.display}: the file was base64-encoded (as the Files API returns it); decoded it")
-        t = parse_table(text, source.display)
+        plain = Source(path=None, display=source.display, head=decoded[:HEAD_BYTES], _data=decoded)
+        fast = _table.fast_table(plain) if _table.fast_worthwhile(len(decoded)) else None
+        t = fast or parse_table(decoded.decode("utf-8-sig", "replace"), source.display)
     warnings.extend(t.warnings)
     kind = _columns(t.header)
     if kind is None:
