@@ -1,0 +1,90 @@
+"""Synthetic inputs for the benchmarks, written to a temporary directory.
+
+Curves look like real runs (a decaying loss with noise, an accuracy that rises,
+validation that bottoms out and then slowly worsens) so that every stage of the
+analysis does its real work; the numbers are seeded and reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+
+def _loss(i: int, n: int, rng: random.Random) -> float:
+    x = i / n
+    return 0.35 + 2.2 * math.exp(-6 * x) + rng.gauss(0, 0.08)
+
+
+def _val_loss(i: int, n: int, rng: random.Random) -> float:
+    x = i / n
+    return 0.6 + 2.0 * math.exp(-6 * x) + 0.5 * max(0.0, x - 0.6) ** 2 + rng.gauss(0, 0.03)
+
+
+def openai_csv(path: Path, n_steps: int, val_every: int = 10, seed: int = 0) -> Path:
+    """An OpenAI fine-tuning results file (current columns) of ``n_steps`` rows."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy,"
+                 "full_valid_loss,full_valid_mean_token_accuracy\n")
+        buf: list[str] = []
+        for i in range(1, n_steps + 1):
+            tl = _loss(i, n_steps, rng)
+            ta = min(1.0, max(0.0, 1.05 - tl / 2.6))
+            if i % val_every == 0:
+                vl = _val_loss(i, n_steps, rng)
+                va = min(1.0, max(0.0, 1.0 - vl / 2.8))
+                val = f"{vl:.5f},{va:.5f}"
+            else:
+                val = ","
+            full = f"{_val_loss(i, n_steps, rng):.5f},0.71234" if i == n_steps else ","
+            buf.append(f"{i},{tl:.5f},{ta:.5f},{val},{full}\n")
+            if len(buf) >= 10000:
+                fh.write("".join(buf))
+                buf.clear()
+        fh.write("".join(buf))
+    return path
+
+
+def trainer_state(path: Path, n_entries: int, eval_every: int = 10, seed: int = 0) -> Path:
+    """A Hugging Face ``trainer_state.json`` with ``n_entries`` log_history entries
+    (a training entry per logged step, an evaluation entry every ``eval_every``)."""
+    rng = random.Random(seed)
+    n_eval = n_entries // (eval_every + 1)
+    n_train = n_entries - n_eval - 1
+    steps_per_epoch = max(1, n_train // 3)
+    history: list[dict[str, float]] = []
+    step = 0
+    for _ in range(n_train):
+        step += 1
+        history.append({
+            "epoch": round(step / steps_per_epoch, 4),
+            "grad_norm": round(abs(rng.gauss(1.5, 0.4)), 4),
+            "learning_rate": 5e-5 * (1 - step / (n_train + 1)),
+            "loss": round(_loss(step, n_train, rng), 4),
+            "step": step,
+        })
+        if step % eval_every == 0 and len(history) < n_entries - 1:
+            vl = _val_loss(step, n_train, rng)
+            history.append({
+                "epoch": round(step / steps_per_epoch, 4),
+                "eval_accuracy": round(min(1.0, 1.0 - vl / 2.8), 4),
+                "eval_loss": round(vl, 4),
+                "eval_runtime": 12.3,
+                "eval_samples_per_second": 81.2,
+                "eval_steps_per_second": 10.2,
+                "step": step,
+            })
+    history.append({"epoch": 3.0, "step": step, "total_flos": 1.2e15, "train_loss": 0.9,
+                    "train_runtime": 9876.5, "train_samples_per_second": 12.3, "train_steps_per_second": 1.5})
+    state = {
+        "best_metric": None, "best_model_checkpoint": None, "epoch": 3.0, "eval_steps": eval_every,
+        "global_step": step, "is_hyper_param_search": False, "is_local_process_zero": True,
+        "is_world_process_zero": True, "log_history": history, "logging_steps": 1,
+        "max_steps": step, "num_train_epochs": 3, "save_steps": 500, "train_batch_size": 8,
+    }
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(state, fh, indent=2)
+    return path
