@@ -150,3 +150,31 @@ def test_read_table_never_depends_on_the_path(
     fast, slow = both(p, track_empty)
     if fast is not None:
         same_table(fast, slow)
+
+
+def test_fast_path_declines_over_long_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ftdiag.formats._source as source_mod
+
+    monkeypatch.setattr(source_mod, "MAX_LINE_CHARS", 50)
+    p = tmp_path / "t.csv"
+    p.write_bytes((HEADER + "\n1,0.5,0.1,\n2,0.4," + "1" * 60 + ",\n3,0.3,0.3,\n").encode())
+    with open_source(p) as src:
+        assert fast_table(src) is None
+    p.write_bytes((HEADER + "\n1,0.5,0.1,\n2,0.4,0.2,\n3,0.3," + "1" * 60).encode())
+    with open_source(p) as src:
+        assert fast_table(src) is None  # the unterminated last line too
+    p.write_bytes((HEADER + "\n1,0.5,0.1,\n2,0.4,0.2,\n").encode())
+    with open_source(p) as src:
+        assert fast_table(src) is not None
+
+
+def test_fast_path_reads_only_up_to_the_limit(tmp_path: Path) -> None:
+    # ftdiag watch reads a growing file up to its last complete line
+    p = tmp_path / "t.csv"
+    done = HEADER + "\n1,0.5,0.1,\n2,0.4,0.2,0.9\n"
+    p.write_bytes((done + "3,0.3,0.3,0.8\n4,0.2").encode())
+    with open_source(p, limit=len(done)) as src:
+        fast = fast_table(src)
+        slow = parse_table(src.read_text(), src.display)
+    assert fast is not None and fast.n_rows == 2
+    same_table(fast, slow)
