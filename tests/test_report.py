@@ -189,3 +189,21 @@ def test_report_format_from_suffix(tmp_path: Path) -> None:
     assert r.exit_code == 0 and (tmp_path / "x.HTML").read_text().startswith("<!DOCTYPE html>")
     r = invoke("report", str(SAMPLES / "reference_good_fit.csv"), "-o", str(tmp_path / "x.txt"), "--no-plots")
     assert r.exit_code == 0 and (tmp_path / "x.txt").read_text().startswith("# ftdiag report")
+
+
+def test_readme_sample_report_command(in_root: Path, tmp_path: Path) -> None:
+    """README's documented command still works and docs/ holds what it writes."""
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"^ftdiag report (sample_logs/.*?) -o docs/sample_report\.md", readme.replace("\\\n", " "), re.M | re.S)
+    assert m, "README no longer documents the sample report command"
+    args = shlex.split(m.group(1))
+    out = tmp_path / "sample_report.md"
+    r = invoke("report", *args, "-o", str(out))
+    assert r.exit_code == 0, r.output
+    made = sorted(p.name for p in (tmp_path / "sample_report-plots").iterdir())
+    assert made == sorted(p.name for p in (ROOT / "docs" / "sample_report-plots").iterdir())
+    assert (ROOT / "docs" / "sample_report.html").is_file() and (ROOT / "docs" / "sample_report.md").is_file()
+    for link in re.findall(r"\]\((docs/[^)]+)\)", readme):
+        assert (ROOT / link).is_file(), link

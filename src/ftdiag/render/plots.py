@@ -415,6 +415,13 @@ def sweep_hyperparameters_figure(results: Sequence[RunResult]) -> Figure | None:
         positive = min(xs_sorted) > 0
         if positive and max(xs_sorted) / min(xs_sorted) >= LOG_SPAN:
             ax.set_xscale("log")
+        if len(xs_sorted) <= 8:
+            # the values tried, and nothing else, as plain numbers
+            from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+            ax.xaxis.set_major_locator(FixedLocator(xs_sorted))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.set_xlabel(mpl_text(param))
         ax.set_ylabel(f"best validation {mpl_text(name)}", fontsize=8)
         ax.grid(True, alpha=0.25, linewidth=0.6)
