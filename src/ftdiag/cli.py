@@ -124,6 +124,34 @@ def hyperparameter_options(f: Any) -> Any:
     return f
 
 
+def mapping_options(f: Any) -> Any:
+    opts = [
+        click.option("--train-metric", metavar="NAME", help="The training metric (column, key or tag) to judge, when names don't say."),
+        click.option("--val-metric", metavar="NAME", help="The validation metric that decides the verdict (column, key or tag)."),
+        click.option(
+            "--higher-is-better/--lower-is-better",
+            "higher_is_better",
+            default=None,
+            help="Direction of --val-metric/--train-metric (default: guessed from the name).",
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def collect_mapping(params: dict[str, Any]) -> Any:
+    """A ColumnMapping from (and removed from) the options, or None."""
+    train = params.pop("train_metric", None)
+    val = params.pop("val_metric", None)
+    hib = params.pop("higher_is_better", None)
+    if train is None and val is None and hib is None:
+        return None
+    from .mapping import ColumnMapping
+
+    return ColumnMapping(train_metric=train, val_metric=val, higher_is_better=hib)
+
+
 def collect_hyperparameters(params: dict[str, Any]) -> Any:
     from . import hyperparams as hpm
 
@@ -177,6 +205,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--fail-on", "fail_on", metavar="LABELS", help="Exit 1 if any run gets one of these labels (comma list).")
 @plots_option
 @hyperparameter_options
+@mapping_options
 @debug_option
 def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: str | None, fail_on: str | None, plots_dir: str | None, debug: bool, **hp: Any) -> None:
     """Analyze training logs and print a verdict with evidence and advice."""
@@ -184,8 +213,9 @@ def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: 
     from .render import get_renderer
 
     labels = parse_labels(fail_on)
+    mapping = collect_mapping(hp)
     hyper = collect_hyperparameters(hp)
-    results, failures = analyze_many(paths, hyper, input_format)
+    results, failures = analyze_many(paths, hyper, input_format, mapping=mapping)
     for f in failures:
         click.echo(f"ftdiag: error: {one_line(f.message)}", err=True)
     for r in results:

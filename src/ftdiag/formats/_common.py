@@ -62,6 +62,13 @@ def series_from_points(
 def join_sessions(
     steps: np.ndarray, values: np.ndarray, display: str, name: str
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    with np.errstate(all="ignore"):  # absurd steps may overflow: that is the data, not a warning
+        return _join_sessions(steps, values, display, name)
+
+
+def _join_sessions(
+    steps: np.ndarray, values: np.ndarray, display: str, name: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Points in logging order whose step counter starts over.
 
     A drop of the step counter to below half of what it had reached is a new

@@ -64,7 +64,8 @@ def _epoch_geometry(ep: np.ndarray, st: np.ndarray) -> tuple[dict[float, float],
     if len(last) < 2:
         return last, None
     es = np.asarray(sorted(last), dtype=np.float64)
-    slope = theil_sen(es, np.asarray([last[e] for e in es.tolist()]))
+    with np.errstate(all="ignore"):
+        slope = theil_sen(es, np.asarray([last[e] for e in es.tolist()]))
     return last, (slope if slope > 0 else None)
 
 
@@ -90,9 +91,10 @@ def read(source: Source) -> list[Run]:
         if spe is None:
             return None
         out = np.full(s.shape, np.nan)
-        for i, (ei, si) in enumerate(zip(e.tolist(), s.tolist(), strict=True)):
-            if ei in last_step_of:
-                out[i] = ei + 1.0 - (last_step_of[ei] - si) / spe
+        with np.errstate(all="ignore"):
+            for i, (ei, si) in enumerate(zip(e.tolist(), s.tolist(), strict=True)):
+                if ei in last_step_of:
+                    out[i] = ei + 1.0 - (last_step_of[ei] - si) / spe
         return out
 
     columns = [c for c in t.header if c not in ("epoch", "step") and c in t.columns]
