@@ -61,6 +61,7 @@ def main() -> None:
     for t in LABELS:
         print(f"  {t:9s} " + " ".join(f"{confusion[(t, c)]:12d}" for c in cols))
     print_advice(rows, results)
+    print_compare(args.corpus, rows)
 
 
 # --- advice -----------------------------------------------------------------------------
@@ -188,6 +189,35 @@ def print_advice(rows: Sequence[dict[str, str]], results) -> None:  # type: igno
         + "  ".join(f"{t} {v:.3f}" for t, v in per_task_t.items())
         + ")"
     )
+
+
+# --- compare ---------------------------------------------------------------------------
+# ftdiag compare over the corpus with truth.csv as the manifest, one group per task:
+# the best run it names (from the logs alone) must have an ``obj`` (held-out accuracy,
+# which ftdiag never sees) within the task's ``delta`` of the task's best ``obj``.
+
+
+def print_compare(corpus: Path, rows: Sequence[dict[str, str]], jobs: int | None = None) -> None:
+    from ftdiag.sweep import compare
+
+    by_name = {r["file"]: r for r in rows}
+    report = compare(manifest=corpus / "truth.csv", group_by="task", jobs=jobs)
+    print("compare (truth.csv as manifest, --group-by task): the best run's obj against the task's best obj")
+    ok = 0
+    for g in report.groups:
+        task = g["group"]
+        best = by_name[g["best"]["run"]]
+        objs = [float(r["obj"]) for r in rows if r["task"] == task]
+        top, delta = max(objs), float(best["delta"])
+        got = float(best["obj"])
+        hit = got >= top - delta
+        ok += hit
+        cfg = ", ".join(f"{k} {v:g}" for k, v in g["best"]["configuration"].items() if isinstance(v, float))
+        print(
+            f"  {task:16s} best run {best['file']} ({cfg}): obj {got:.3f}, task best {top:.3f}, "
+            f"delta {delta:.3f}: {'within' if hit else 'NOT within'}"
+        )
+    print(f"  {ok}/{len(report.groups)} tasks within delta")
 
 
 if __name__ == "__main__":

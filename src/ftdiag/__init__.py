@@ -12,8 +12,9 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import RunResult, analyze, analyze_many
+    from .sweep import compare
 
-__all__ = ["__version__", "analyze", "analyze_many", "RunResult"]
+__all__ = ["__version__", "analyze", "analyze_many", "RunResult", "compare"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "compare":
+        from .sweep import compare
+
+        return compare
     raise AttributeError(f"module 'ftdiag' has no attribute {name!r}")

@@ -377,6 +377,17 @@ def _metric(stats: Any, v: float) -> str:
     return f"{v:.3g}"
 
 
+def best_epoch(ctx: Context, f: Features) -> float | None:
+    """The epoch where validation was best: from the log's epochs, else from the
+    optimizer updates per epoch that :func:`context` inferred (OpenAI logs steps only)."""
+    if f.best_epoch is not None and math.isfinite(f.best_epoch):
+        return f.best_epoch
+    val = f.val
+    if val is not None and f.x_unit == "step" and ctx.steps_per_epoch:
+        return val.best_step / ctx.steps_per_epoch
+    return None
+
+
 def epochs_to_best(ctx: Context, f: Features) -> tuple[float | None, str]:
     """Epochs down to where validation was best, rounded up to whole epochs.
 
@@ -384,8 +395,8 @@ def epochs_to_best(ctx: Context, f: Features) -> tuple[float | None, str]:
     """
     if ctx.n_epochs is None:
         return None, ""
-    best = f.best_epoch
-    if best is None or not math.isfinite(best):
+    best = best_epoch(ctx, f)
+    if best is None:
         step = OPENAI_EPOCH_STEP if ctx.n_epochs > 2 else 1
         return max(1.0, ctx.n_epochs - step), "the log does not say where epochs end; OpenAI's step of 1-2 epochs"
     target = float(max(1, math.ceil(best - 1e-6)))
@@ -592,16 +603,16 @@ class _Builder:
         return self._lower_lr(rule, "training diverged or produced NaN/inf values")
 
     def _overfit_lower_lr(self, rule: str) -> Recommendation:
-        f = self.f
+        be = best_epoch(self.ctx, self.f)
         ckpt = ""
-        if f.best_epoch is not None and math.isfinite(f.best_epoch):
-            if f.best_epoch < 1:
+        if be is not None:
+            if be < 1:
                 ckpt = (
-                    f"; validation was best inside the first epoch (epoch {f.best_epoch:.2f}): "
+                    f"; validation was best inside the first epoch (epoch {be:.2f}): "
                     "fewer epochs cannot stop earlier; fewer steps or a smaller multiplier can"
                 )
             else:
-                ckpt = f"; meanwhile use the checkpoint nearest epoch {f.best_epoch:.2g}"
+                ckpt = f"; meanwhile use the checkpoint nearest epoch {be:.2g}"
         return self._lower_lr(rule, self._lost() + ckpt)
 
     def _overfit_fewer_epochs(self, rule: str) -> Recommendation:
@@ -688,13 +699,10 @@ class _Builder:
         )
 
     def _good_fit_keep(self, rule: str) -> Recommendation:
-        f, val = self.f, self.f.val
+        val = self.f.val
         if val is not None:
-            where = (
-                f"epoch {f.best_epoch:.2g}"
-                if f.best_epoch is not None and math.isfinite(f.best_epoch)
-                else f"step {val.best_step:g}"
-            )
+            be = best_epoch(self.ctx, self.f)
+            where = f"epoch {be:.2g}" if be is not None else f"step {val.best_step:g}"
             ckpt = (
                 "the final checkpoint (within noise of the best)"
                 if val.loss_since_best_noise <= 1.0

@@ -404,5 +404,80 @@ def watch(path: str, interval: float, idle_timeout: float | None, exit_on: str |
         sys.exit(outcome.status)
 
 
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--manifest", type=click.Path(dir_okay=False), help="CSV with one row per run: a path column plus hyperparameter columns.")
+@click.option("--path-column", help="The manifest's path column (default: path, file, filename, log or run_path).")
+@click.option("--param", "params", multiple=True, metavar="COLUMN", help="A further manifest column that is a hyperparameter (repeatable).")
+@click.option("--group-by", metavar="COLUMN", help="Compare within groups: a manifest column (e.g. task) or a hyperparameter.")
+@click.option("--input-format", "input_format", help="Skip detection and read with this reader (see 'ftdiag formats').")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (atomically) instead of stdout.")
+@click.option("--limit", type=int, default=20, show_default=True, help="Runs shown per group in text and Markdown (0: all; JSON has all).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: the number of cores].")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr [default: on a terminal, for 20 files or more].")
+@hyperparameter_options
+@debug_option
+def compare(
+    paths: tuple[str, ...],
+    manifest: str | None,
+    path_column: str | None,
+    params: tuple[str, ...],
+    group_by: str | None,
+    input_format: str | None,
+    fmt: str,
+    output: str | None,
+    limit: int,
+    jobs: int | None,
+    progress: bool | None,
+    debug: bool,
+    **hp: Any,
+) -> None:
+    """Compare runs of a sweep: rank them, read the sweep as evidence, propose the next run.
+
+    PATHS are files, directories or globs; --manifest adds one run per row with its
+    hyperparameters (a manifest row's values win over the options, which win over
+    what the logs record).
+    """
+    from .render.sweep import get as get_compare_renderer
+    from .sweep import compare as run_compare
+
+    if not paths and not manifest:
+        raise UsageError("compare: give PATHS or --manifest")
+    hyper = collect_hyperparameters(hp)
+    bar: Any = None
+
+    def on_jobs(n: int) -> None:
+        nonlocal bar
+        show = progress if progress is not None else (n >= 20 and sys.stderr.isatty())
+        if show and n:
+            bar = click.progressbar(length=n, label="ftdiag compare", file=sys.stderr)
+            bar.__enter__()
+
+    def step(k: int) -> None:
+        if bar is not None:
+            bar.update(k)
+
+    try:
+        report = run_compare(
+            paths, manifest, hyper if hyper.known() else None, input_format, group_by, path_column, params, jobs, step, on_jobs
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    doc = report.to_dict()
+    for e in report.errors:
+        click.echo(f"ftdiag: error: {one_line(e['message'])}", err=True)
+    for r in report.rows:
+        for w in r.get("warnings") or []:
+            click.echo(f"ftdiag: warning: {one_line(w)}", err=True)
+    color = fmt == "text" and not output and sys.stdout.isatty()
+    if report.rows or fmt == "json":
+        inputs = tuple(paths) + ((manifest,) if manifest else ())
+        emit(get_compare_renderer(fmt)(doc, limit, color), output, inputs)
+    if report.errors:
+        sys.exit(EXIT_INPUT)
+
+
 def main() -> None:
     cli(prog_name="ftdiag")
