@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,12 @@ def detect(source: Source) -> Reader:
 def read_source(source: Source, input_format: str | None = None) -> list[Run]:
     reader = get_reader(input_format) if input_format else detect(source)
     try:
-        runs = reader.read(source)
+        # damaged logs hold values (1e308) whose arithmetic overflows; readers
+        # cope with the inf/NaN results, and numpy's RuntimeWarnings would
+        # only reach the user's terminal as noise
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            runs = reader.read(source)
         if not runs:
             raise InputError(source.display, f"no training run found in this {reader.name} file")
     except InputError as e:
