@@ -24,6 +24,7 @@ import codecs
 import io
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -299,9 +300,11 @@ def decode(data: bytes, display: str) -> str:
         return data.decode("latin-1")
 
 
-def _spool_stdin() -> IO[bytes]:
+def _spool(stream: IO[bytes]) -> IO[bytes]:
+    """A stream (stdin, a pipe) copied to memory, then to a temporary file past
+    ``STDIN_SPOOL_BYTES``, so it can be read twice without holding it in memory."""
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=STDIN_SPOOL_BYTES)  # noqa: SIM115
-    shutil.copyfileobj(sys.stdin.buffer, spool, _CHUNK)
+    shutil.copyfileobj(stream, spool, _CHUNK)
     spool.seek(0)
     return spool
 
@@ -313,7 +316,7 @@ def open_source(path: str | Path, limit: int | None = None) -> Iterator[Source]:
     ``limit``: read only the first ``limit`` bytes (a snapshot of a growing file).
     """
     if str(path) == "-":
-        spool = _spool_stdin()
+        spool = _spool(sys.stdin.buffer)
         try:
             head = spool.read(HEAD_BYTES)
             spool.seek(0)
@@ -325,9 +328,28 @@ def open_source(path: str | Path, limit: int | None = None) -> Iterator[Source]:
     display = str(path)
     if not os.path.lexists(p):
         raise InputError(display, "no such file or directory")
-    if p.is_dir():
+    try:
+        mode = p.stat().st_mode
+    except OSError as e:
+        raise InputError(display, f"cannot read ({e.strerror or e})") from None
+    if stat.S_ISDIR(mode):
         yield Source(path=p, display=display, is_dir=True)
         return
+    if stat.S_ISFIFO(mode):  # a named pipe, or <(command): read once, like stdin
+        try:
+            with open(p, "rb") as fh:
+                spool = _spool(fh)
+        except OSError as e:
+            raise InputError(display, f"cannot read ({e.strerror or e})") from None
+        try:
+            head = spool.read(HEAD_BYTES)
+            spool.seek(0)
+            yield Source(path=p, display=display, head=head, _spool=spool, limit=limit)
+        finally:
+            spool.close()
+        return
+    if not stat.S_ISREG(mode):
+        raise InputError(display, "not a regular file (a device or a socket); ftdiag reads files, directories and '-'")
     try:
         with open(p, "rb") as fh:
             head = fh.read(HEAD_BYTES if limit is None else min(HEAD_BYTES, limit))
