@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,58 @@ def test_huge_single_line_file_does_not_load_into_memory(tmp_path: Path) -> None
     assert code == 2
     _, peak_small = _peak_kb(SAMPLES / "reference_overfit.csv")
     assert peak_big - peak_small < 24 * 1024  # KB: far below the file's 64 MB
+
+
+def test_very_deep_directory_is_not_a_crash(tmp_path: Path) -> None:
+    d = tmp_path / "deep"
+    d.mkdir()
+    cur = d
+    for _ in range(1100):  # deeper than Python's recursion limit
+        cur = cur / "a"
+        cur.mkdir()
+    shutil.copy(SAMPLES / "reference_overfit.csv", cur / "training.log")
+    shutil.copy(SAMPLES / "reference_overfit.csv", d / "a" / "training.log")
+    r = invoke("analyze", str(d), "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)["runs"]) == 1  # the shallow one; the deep one is beyond the walk
+
+
+def test_walk_into_a_huge_tree_stops_with_a_message(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import ftdiag.inputs
+
+    monkeypatch.setattr(ftdiag.inputs, "MAX_WALK_ENTRIES", 50)
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(SAMPLES / "reference_overfit.csv", run / "training.log")
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(100):
+        (big / f"f{i}.txt").write_text("x")
+    os.symlink(big, run / "link-to-big")
+    os.symlink(run, run / "loop")
+    r = invoke("analyze", str(run))
+    assert r.exit_code == 2
+    assert "more than 50 files and folders" in one_error_line(r.stderr)
+
+
+def test_named_pipe_is_read_once_like_stdin(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    data = (SAMPLES / "reference_overfit.csv").read_bytes()
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(data)
+
+    t = threading.Thread(target=feed)
+    t.start()
+    r = invoke("analyze", str(fifo), "--format", "json")
+    t.join(timeout=30)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["runs"][0]["label"] == "overfit"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_devices_are_refused() -> None:
+    r = invoke("analyze", "/dev/zero")
+    assert r.exit_code == 2 and "not a regular file" in one_error_line(r.stderr)

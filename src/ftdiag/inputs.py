@@ -50,6 +50,10 @@ SKIP_SUFFIXES = frozenset(
 )
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
 GLOB_CHARS = "*?["
+# bounds of a directory walk: no training output nests deeper, and a link to
+# "/" inside a run directory must not walk the whole disk
+MAX_WALK_DEPTH = 32
+MAX_WALK_ENTRIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,12 @@ def claim_directory(path: Path, display: str, input_format: str | None = None, t
 
 def _walk(top: Path, display: str, input_format: str | None) -> Iterator[Item]:
     seen: set[tuple[int, int]] = set()
+    count = 0
 
-    def visit(d: Path, rel: str) -> Iterator[Item]:
+    def visit(d: Path, rel: str, depth: int = 0) -> Iterator[Item]:
+        nonlocal count
+        if depth > MAX_WALK_DEPTH:  # deeper than any training output; and recursion is bounded
+            return
         try:
             st = d.stat()
         except OSError:
@@ -113,6 +121,13 @@ def _walk(top: Path, display: str, input_format: str | None) -> Iterator[Item]:
         if key in seen:
             return
         seen.add(key)
+        count += 1
+        if count > MAX_WALK_ENTRIES:
+            raise InputError(
+                display,
+                f"more than {MAX_WALK_ENTRIES:,} files and folders under this directory (a link to a "
+                "large tree?); give the run's own directory or a glob",
+            )
         if rel:
             claimed = claim_directory(d, os.path.join(display, rel), input_format)
             if claimed:
@@ -133,8 +148,15 @@ def _walk(top: Path, display: str, input_format: str | None) -> Iterator[Item]:
             if is_dir:
                 if e.name in SKIP_DIRS:
                     continue
-                yield from visit(Path(e.path), sub)
+                yield from visit(Path(e.path), sub, depth + 1)
             elif e.is_file():
+                count += 1
+                if count > MAX_WALK_ENTRIES:
+                    raise InputError(
+                        display,
+                        f"more than {MAX_WALK_ENTRIES:,} files and folders under this directory (a link to a "
+                        "large tree?); give the run's own directory or a glob",
+                    )
                 if Path(e.name).suffix.lower() in SKIP_SUFFIXES:
                     continue
                 yield Item(e.path, os.path.join(display, sub), name=sub, found_by_walk=True)
