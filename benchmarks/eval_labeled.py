@@ -1,9 +1,17 @@
 """Evaluate ftdiag's verdicts and advice on the labeled corpus.
 
-    python benchmarks/eval_labeled.py [--corpus ../shared/corpus/labeled]
+    python benchmarks/eval_labeled.py [--corpus ../shared/corpus/labeled] [--no-loto]
 
-Prints balanced accuracy (mean of per-class recalls; ``inconclusive`` counts
-as wrong), per-class recall, the confusion matrix, and how often the top
+Prints, for ftdiag and for three simple rules computed here (a train-validation
+gap threshold, patience-3 early stopping, Prechelt's GL5): balanced accuracy
+(mean of per-class recalls; ``inconclusive`` counts as wrong, and its rate is
+given separately), per-class recall, the confusion matrix, the share of
+good_fit runs called overfit, and calibration by confidence bucket. Because
+the verdict model is fitted on this corpus (benchmarks/fit_verdict_model.py),
+the same figures are printed leaving one task out: each task's runs judged by
+a model fitted (and calibrated) on the other tasks only.
+
+Then the advice figures (see ``print_advice``): how often the top
 recommendation is one of ``best_moves`` (``keep`` when that is empty).
 Hyperparameters are passed from truth.csv as a user would pass them.
 """
@@ -12,18 +20,23 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ftdiag.api import analyze_path  # noqa: E402
 from ftdiag.diagnosis import LABELS  # noqa: E402
+from ftdiag.run import Run, Series  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "labeled"
 HP_KEYS = ("n_epochs", "learning_rate_multiplier", "batch_size", "prompt_loss_weight")
+COLS = list(LABELS) + ["inconclusive"]
 
 
 def hyperparameters(row: dict[str, str]) -> dict[str, float]:
@@ -33,33 +46,205 @@ def hyperparameters(row: dict[str, str]) -> dict[str, float]:
     return hp
 
 
+# --------------------------------------------------------------------------
+# verdict figures
+
+# (truth, predicted label, confidence)
+Verdict = tuple[str, str, float]
+
+
+def verdict_figures(verdicts: Sequence[Verdict]) -> dict[str, float]:
+    confusion = Counter((t, p) for t, p, _ in verdicts)
+    out: dict[str, float] = {}
+    for t in LABELS:
+        n = sum(v for (a, _), v in confusion.items() if a == t)
+        out[f"recall_{t}"] = confusion[(t, t)] / n if n else float("nan")
+    out["balanced_accuracy"] = sum(out[f"recall_{t}"] for t in LABELS) / len(LABELS)
+    out["inconclusive_rate"] = sum(p == "inconclusive" for _, p, _ in verdicts) / len(verdicts)
+    n_good = sum(t == "good_fit" for t, _, _ in verdicts)
+    out["good_fit_called_overfit"] = confusion[("good_fit", "overfit")] / n_good if n_good else float("nan")
+    return out
+
+
+def print_verdicts(title: str, verdicts: Sequence[Verdict], calibration: bool = True) -> dict[str, float]:
+    fig = verdict_figures(verdicts)
+    confusion = Counter((t, p) for t, p, _ in verdicts)
+    print(f"== {title}")
+    print(
+        f"balanced accuracy: {fig['balanced_accuracy']:.3f}   (inconclusive counted wrong; "
+        f"inconclusive rate {fig['inconclusive_rate']:.3f})"
+    )
+    print("  recall " + "  ".join(f"{t} {fig['recall_' + t]:.3f}" for t in LABELS))
+    print(f"  good_fit runs called overfit: {fig['good_fit_called_overfit']:.3f}")
+    print("  confusion (rows truth, columns predicted):")
+    print("            " + " ".join(f"{c:>12s}" for c in COLS))
+    for t in LABELS:
+        print(f"  {t:9s} " + " ".join(f"{confusion[(t, c)]:12d}" for c in COLS))
+    if calibration:
+        print_calibration(verdicts)
+    return fig
+
+
+BUCKETS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
+
+
+def print_calibration(verdicts: Sequence[Verdict]) -> None:
+    """Accuracy by confidence bucket (inconclusive verdicts have no confidence to check)."""
+    judged = [(t == p, c) for t, p, c in verdicts if p != "inconclusive"]
+    print("  calibration (verdicts other than inconclusive):")
+    print("    confidence      runs  mean conf  accuracy")
+    gaps = []
+    for lo, hi in zip(BUCKETS[:-1], BUCKETS[1:], strict=True):
+        sel = [(ok, c) for ok, c in judged if lo <= c < hi]
+        if not sel:
+            continue
+        acc = sum(ok for ok, _ in sel) / len(sel)
+        mc = sum(c for _, c in sel) / len(sel)
+        gaps.append(len(sel) * abs(acc - mc))
+        print(f"    {lo:.1f}-{min(hi, 1.0):.1f}     {len(sel):6d}     {mc:.3f}     {acc:.3f}")
+    if judged:
+        print(f"    expected calibration error: {sum(gaps) / len(judged):.3f}")
+
+
+# --------------------------------------------------------------------------
+# the simple rules people use, computed here from the raw curves
+
+
+def _fin(s: Series | None) -> Series | None:
+    if s is None:
+        return None
+    f = s.finite
+    return f if len(f) else None
+
+
+def _still_best_at_end(run: Run) -> bool:
+    """The naive reading of 'still improving': the last evaluation is the best."""
+    v = _fin(run.val_metric) or _fin(run.val_loss)
+    if v is None:
+        return False
+    o = v.values if v.higher_is_better else -v.values
+    return bool(o[-1] >= o.max())
+
+
+def rule_gap(run: Run, threshold: float = 0.10) -> str:
+    """Overfit when the final train-validation gap exceeds 10 accuracy points
+    (10% of the training loss when no accuracy is logged); underfit when the
+    last evaluation is the best; else good fit."""
+    tm, vm = _fin(run.train_metric), _fin(run.val_metric)
+    tl, vl = _fin(run.train_loss), _fin(run.val_loss)
+    if vm is None and vl is None:
+        return "inconclusive"
+    if tm is not None and vm is not None:
+        gap = float(tm.values[-1] - vm.values[-1])
+    elif tl is not None and vl is not None and tl.values[-1] > 0:
+        gap = float((vl.values[-1] - tl.values[-1]) / tl.values[-1])
+    else:
+        gap = 0.0
+    if gap > threshold:
+        return "overfit"
+    return "underfit" if _still_best_at_end(run) else "good_fit"
+
+
+def rule_patience(run: Run, patience: int = 3) -> str:
+    """Overfit when early stopping on validation loss with patience 3 would have
+    stopped before the end; underfit when the last evaluation is the best."""
+    v = _fin(run.val_loss) or _fin(run.val_metric)
+    if v is None:
+        return "inconclusive"
+    o = v.values if v.higher_is_better else -v.values
+    best, wait = -math.inf, 0
+    for x in o[:-1].tolist():
+        if x > best:
+            best, wait = x, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return "overfit"
+    return "underfit" if _still_best_at_end(run) else "good_fit"
+
+
+def rule_gl5(run: Run, threshold: float = 5.0) -> str:
+    """Prechelt's GL5: overfit when validation loss ever rose 5% above its
+    minimum so far; underfit when the last evaluation is the best."""
+    v = _fin(run.val_loss)
+    if v is None:
+        return "inconclusive" if _fin(run.val_metric) is None else (
+            "underfit" if _still_best_at_end(run) else "good_fit"
+        )
+    e = v.values
+    if np.all(e > 0):
+        gl = 100.0 * (e / np.minimum.accumulate(e) - 1.0)
+        if np.any(gl > threshold):
+            return "overfit"
+    return "underfit" if _still_best_at_end(run) else "good_fit"
+
+
+RULES = {
+    "train-validation gap > 10 points": rule_gap,
+    "patience-3 early stopping": rule_patience,
+    "Prechelt GL5": rule_gl5,
+}
+
+
+def evaluate_verdicts(rows: Sequence[dict[str, str]], results: Sequence) -> dict[str, dict[str, float]]:  # type: ignore[type-arg]
+    """ftdiag's figures and the three simple rules', on the same runs."""
+    ours = [(row["truth_label"], r.label, r.confidence) for row, r in zip(rows, results, strict=True)]
+    out = {"ftdiag": print_verdicts("ftdiag (coefficients fitted on the whole corpus)", ours)}
+    for name, rule in RULES.items():
+        vs = [(row["truth_label"], rule(r.run), 1.0) for row, r in zip(rows, results, strict=True)]
+        out[name] = print_verdicts(f"simple rule: {name}", vs, calibration=False)
+    return out
+
+
+def evaluate_loto(corpus: Path) -> dict[str, float]:
+    """Each task's runs judged by models fitted and calibrated without that task."""
+    import fit_verdict_model as fvm
+    from ftdiag.diagnosis import diagnose
+
+    items = fvm.load(corpus)
+    verdicts: list[Verdict] = []
+    per_task: dict[str, list[Verdict]] = defaultdict(list)
+    for task in sorted({it.task for it in items}):
+        models = fvm.fit_all([it for it in items if it.task != task])
+        for it in items:
+            if it.task == task:
+                d = diagnose(it.run, it.features, models=models)
+                v = (it.truth, d.label, d.confidence)
+                verdicts.append(v)
+                per_task[task].append(v)
+    fig = print_verdicts("ftdiag leaving one task out (the figure that counts)", verdicts)
+    print("  per held-out task: " + "  ".join(
+        f"{t} {verdict_figures(v)['balanced_accuracy']:.3f}" for t, v in per_task.items()
+    ))
+    return fig
+
+
+def print_verdict_report(rows: Sequence[dict[str, str]], results, corpus: Path, loto: bool = True) -> None:  # type: ignore[no-untyped-def]
+    figs = evaluate_verdicts(rows, results)
+    best_rule = max(v["balanced_accuracy"] for k, v in figs.items() if k != "ftdiag")
+    print(f"best simple rule: {best_rule:.3f}")
+    if loto:
+        fig = evaluate_loto(corpus)
+        print(f"leave-one-task-out margin over the best simple rule: {fig['balanced_accuracy'] - best_rule:+.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, default=DEFAULT)
+    ap.add_argument("--no-loto", action="store_true", help="skip the verdict model's leave-one-task-out refits")
+    ap.add_argument(
+        "--no-hyperparameters", action="store_true", help="pass no hyperparameters (a user who gives none)"
+    )
     args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     with open(args.corpus / "truth.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    confusion: Counter[tuple[str, str]] = Counter()
     results = []
     for row in rows:
-        res = analyze_path(args.corpus / row["file"], hyperparameters(row))[0]
-        results.append(res)
-        truth = row["truth_label"]
-        confusion[(truth, res.label)] += 1
-    recalls = {}
-    for t in LABELS:
-        n = sum(v for (a, _), v in confusion.items() if a == t)
-        recalls[t] = confusion[(t, t)] / n if n else float("nan")
-    bal = sum(recalls.values()) / len(recalls)
+        hp = None if args.no_hyperparameters else hyperparameters(row)
+        results.append(analyze_path(args.corpus / row["file"], hp)[0])
     print(f"runs: {len(rows)}")
-    print(f"balanced accuracy: {bal:.3f}")
-    for t in LABELS:
-        print(f"  recall {t:9s} {recalls[t]:.3f}")
-    cols = list(LABELS) + ["inconclusive"]
-    print("confusion (rows truth, columns predicted):")
-    print("            " + " ".join(f"{c:>12s}" for c in cols))
-    for t in LABELS:
-        print(f"  {t:9s} " + " ".join(f"{confusion[(t, c)]:12d}" for c in cols))
+    print_verdict_report(rows, results, args.corpus, loto=not args.no_loto)
     print_advice(rows, results)
     print_compare(args.corpus, rows)
 

@@ -5,40 +5,81 @@ epochs, a smaller learning-rate multiplier) have generalized better
 (``overfit``), would more training have (``underfit``), or neither
 (``good_fit``)? ``inconclusive`` is said when the log cannot support a verdict.
 
-The rules read :class:`ftdiag.features.Features`; every threshold is explained
-where it is defined.
+How the label is chosen:
+
+1. A log with no validation data, or fewer than ``MIN_VAL_POINTS`` validation
+   points, is ``inconclusive``, with the reason (and what training loss alone
+   shows, in the findings).
+2. Otherwise a small multinomial logistic regression over a handful of named
+   curve statistics (and, when the user gave them, the learning-rate multiplier
+   and the amount of training) gives a probability for each label. Its
+   coefficients live in ``_verdict_model.py``, written by
+   ``benchmarks/fit_verdict_model.py`` from the labeled corpus (checked leaving
+   one task out at a time). The evidence names the inputs that pushed the
+   verdict most, with their numbers, and the curve facts a reader checks
+   (best point, Prechelt's GL, patience-3 early stopping, the trend after the
+   best point, the train-validation gap, what more training would bring).
+3. The confidence is the model's probability for the label, temperature-scaled
+   so that it matches accuracy on the corpus, and shrunk toward 1/3 when the
+   curve has few validation points.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from .features import CurveStats, Features
-from .run import Run
+from .features import GL_STOP, PATIENCE, CurveStats, Features
+from .run import Run, epoch_at
 
 LABELS = ("underfit", "good_fit", "overfit")
 ALL_LABELS = LABELS + ("inconclusive",)
 
 # Fewer than this many validation points carry no curve to judge: one point has
-# no shape, two points make a line whose direction is within noise as often
-# as not.
+# no shape, two make a line whose direction is within noise as often as not
+# (and on the labeled corpus the gradient-boosted reference does no better than
+# chance on them). Issue 8: say "inconclusive" rather than guess.
 MIN_VAL_POINTS = 3
+# A run of one or two optimizer steps has barely moved from the base model:
+# whatever its curves show is the starting point, not the fit.
+MIN_STEPS = 3
 # A change is real when it exceeds this many noise units of a smoothed point
 # (two sigma: a ~5% false-alarm rate on a flat curve with Gaussian noise).
 NOISE_UNITS = 2.0
-# Prechelt (1998), "Early stopping - but when?": GL5 stops when the validation
-# error is 5% above its minimum so far.
-GL_THRESHOLD = 5.0
 # Google's tuning playbook: when the best validation point falls in the last
 # part of training, "train longer". We use the last quarter.
 LATE_BEST = 0.75
+# A p-value below this makes a trend worth stating (one-in-ten false alarms on
+# a flat curve: this is evidence for a reader, not a test decision).
+TREND_P = 0.1
+# OpenAI's recommended range for the learning-rate multiplier.
+LRM_RANGE = (0.02, 0.2)
+# Training loss still at half of its first value after the whole run, and flat
+# over the last half: learning has stalled rather than converged.
+PLATEAU_FRACTION = 0.5
+# Spikes and noise on training loss: a noise band above a quarter of the
+# starting loss means the per-step loss is mostly noise (tiny batches, too high
+# a learning rate).
+NOISY_TRAINING = 0.25
+# The validation curve's noise band is more than half of all it moved: any
+# single point says little; the smoothed curve is what counts.
+NOISY_VALIDATION = 0.5
+# A first evaluation already this far apart (beyond 3 noise units and 10
+# accuracy points, or a 20% loss ratio), before there was time to overfit,
+# points at the data, not the training.
+EARLY_GAP_ACC = 0.10
+EARLY_GAP_LOSS = math.log(1.2)
+# Validation loss within 15% of training loss: little has been fit beyond
+# what generalizes (the seed's underfit case has 1.03x, its overfit case 14x).
+SMALL_LOSS_GAP = math.log(1.15)
 # An accuracy-like task metric this low on the *training* data means the model
 # has not fit even what it has seen (the seed's 60%/58% case).
 LOW_TRAIN_ACCURACY = 0.7
-# A train-validation accuracy gap this large is a generalization gap people
-# act on (the seed's 98%/75% case has 0.23); we use 0.1.
-LARGE_GAP = 0.10
+# The confidence given to such a clear case: the share of them that are right
+# on the labeled corpus, rounded down (see benchmarks/eval_labeled.py).
+CLEAR_CONFIDENCE = 0.6
 
 
 @dataclass(frozen=True)
@@ -59,6 +100,12 @@ class Diagnosis:
     findings: tuple[Finding, ...] = ()
     scores: dict[str, float] = field(default_factory=dict)
     reason: str | None = None  # why inconclusive
+    model: str | None = None  # which fitted model decided
+    inputs: dict[str, float] = field(default_factory=dict)  # the model's named inputs
+
+
+# --------------------------------------------------------------------------
+# formatting helpers
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
@@ -69,195 +116,570 @@ def fmt(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if abs(x) >= 100 else f"{x:.{digits}f}".rstrip("0").rstrip(".") or "0"
 
 
-def where(stats: CurveStats, step: float, run: Run) -> str:
-    unit = "epoch" if run.x_unit == "epoch" else "step"
-    return f"{unit} {fmt(step, 6)}"
-
-
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def _metric_value(stats: CurveStats, v: float) -> str:
-    # accuracy-like metrics print as percents, losses as numbers
-    if stats.sign > 0 and 0 <= v <= 1:
+def _signed_pct(x: float) -> str:
+    return f"{'+' if x >= 0 else '-'}{abs(100 * x):.1f}%"
+
+
+def _is_acc(stats: CurveStats) -> bool:
+    return stats.sign > 0 and 0 <= stats.best <= 1 and 0 <= stats.last <= 1
+
+
+def value(stats: CurveStats, v: float) -> str:
+    """Accuracy-like metrics print as percents, losses as numbers."""
+    if _is_acc(stats) and 0 <= v <= 1:
         return pct(v)
     return fmt(v)
 
 
+def change(stats: CurveStats, v: float) -> str:
+    """A change in the metric's own units, signed (positive = better)."""
+    if _is_acc(stats):
+        pts = abs(100 * v)
+        return f"{'+' if v >= 0 else '-'}{pts:.{1 if pts >= 0.95 or pts == 0 else 2}f} points"
+    return f"{'+' if v >= 0 else '-'}{fmt(abs(v))}"
+
+
+def where(run: Run, step: float) -> str:
+    """'epoch 5' for epoch logs; 'step 420 (epoch 2.1)' when epochs are known."""
+    if run.x_unit == "epoch":
+        return f"epoch {fmt(step, 6)}"
+    ep = epoch_at(run, step)
+    if ep is not None and math.isfinite(ep):
+        return f"step {fmt(step, 6)} (epoch {ep:.1f})"
+    return f"step {fmt(step, 6)}"
+
+
+def _where_f(run: Run, f: Features, step: float) -> str:
+    if run.x_unit != "epoch" and f.steps_per_epoch and epoch_at(run, step) is None:
+        return f"step {fmt(step, 6)} (epoch {step / f.steps_per_epoch:.1f})"
+    return where(run, step)
+
+
+# --------------------------------------------------------------------------
+# the model's inputs
+
+
+def verdict_inputs(f: Features) -> dict[str, float | None]:
+    """The named inputs of the verdict model (None = not available).
+
+    Clipping keeps one extreme curve from deciding alone; each range is wide
+    enough that the labeled corpus rarely reaches it.
+    """
+    val = f.val
+    out: dict[str, float | None] = {}
+    if f.lrm and f.lrm > 0:
+        out["lr_multiplier"] = math.log10(f.lrm)
+        out["training_budget"] = (
+            math.log10(f.lrm * f.total_steps) if f.total_steps and f.total_steps > 0 else None
+        )
+    else:
+        out["lr_multiplier"] = out["training_budget"] = None
+    out["loss_gap"] = _clip(f.loss_gap_final, -2.0, 5.0)
+    if val is not None and f.projection is not None and val.noise_smoothed > 0:
+        out["projected_gain"] = _clip(f.projection.gain / val.noise_smoothed, -10.0, 10.0)
+        out["projection_sure"] = 1.0 if f.projection.low > 0 else 0.0
+    else:
+        out["projected_gain"] = out["projection_sure"] = None
+    if val is not None and math.isfinite(val.improvement_noise):
+        out["improvement"] = _clip(math.log1p(max(val.improvement_noise, 0.0)), 0.0, 5.0)
+        out["drop_since_best"] = _clip(val.loss_since_best_noise, 0.0, 10.0)
+        out["best_position"] = val.best_position
+    else:
+        out["improvement"] = out["drop_since_best"] = out["best_position"] = None
+    return out
+
+
+def _clip(x: float | None, lo: float, hi: float) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None if x is None or math.isnan(x) else (hi if x > 0 else lo)
+    return max(lo, min(hi, x))
+
+
+def predict(model: Mapping[str, Any], inputs: Mapping[str, float | None], n_val: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Label probabilities and each input's contribution to each label's logit.
+
+    A missing input is replaced by its training mean (it contributes nothing).
+    The logits are divided by the fitted temperature, times a factor that grows
+    when the curve has few points (thin evidence makes a less certain verdict).
+    """
+    names: list[str] = model["features"]
+    labels: list[str] = model["labels"]
+    contrib: dict[str, list[float]] = {}
+    logits = list(model["intercept"])
+    for j, name in enumerate(names):
+        x = inputs.get(name)
+        z = 0.0 if x is None else (x - model["mean"][j]) / model["scale"][j]
+        contrib[name] = [model["coef"][k][j] * z for k in range(len(labels))]
+        for k in range(len(labels)):
+            logits[k] += contrib[name][k]
+    thin = model.get("thin", 0.0) / max(n_val - MIN_VAL_POINTS + 1, 1)
+    t = model.get("temperature", 1.0) * (1.0 + thin)
+    m = max(logits)
+    ex = [math.exp((v - m) / t) for v in logits]
+    z = sum(ex)
+    return {lab: e / z for lab, e in zip(labels, ex, strict=True)}, contrib
+
+
+def clear_case(f: Features) -> str | None:
+    """A verdict any careful engineer would give from the curves alone, or None.
+
+    Used only without hyperparameters, where the fitted curves-only model is
+    weak (about as good as the simple rules on tasks it has not seen) and can
+    contradict a plain reading. Overfit: the validation metric fell from its
+    best by more than 2 noise units, the points after the best trend worse
+    (Mann-Kendall p < 0.1 over at least 4 points), and validation loss agrees
+    (Prechelt GL above 5%). Underfit: the best is in the last quarter, the tail
+    fit predicts a gain of more than 2 noise units from more training with its
+    whole 95% interval above zero, and validation loss is still within 15% of
+    training loss; or the training accuracy is below 70% with validation close
+    to training (the model has not fit even what it has seen). Good fit:
+    validation within 2 noise units of its best, the tail fit predicting less
+    than 2 noise units from more training, and a model that has fit its
+    training data (loss gap beyond 15%, training accuracy at least 70%).
+    """
+    val = f.val
+    assert val is not None
+    vl = f.val_loss
+    loss_agrees = vl is None or vl is val or (vl.generalization_loss or 0.0) > GL_STOP
+    if (
+        val.loss_since_best_noise > NOISE_UNITS
+        and val.best_position < 0.9
+        and val.after_best_n >= 4
+        and val.after_best_tau < 0
+        and val.after_best_p < TREND_P
+        and loss_agrees
+    ):
+        return "overfit"
+    p = f.projection
+    if (
+        p is not None
+        and val.best_position >= LATE_BEST
+        and p.low > 0
+        and val.noise_smoothed > 0
+        and p.gain > NOISE_UNITS * val.noise_smoothed
+        and f.loss_gap_final is not None
+        and f.loss_gap_final < SMALL_LOSS_GAP
+    ):
+        return "underfit"
+    train = f.train_metric
+    small_gap = f.loss_gap_final is not None and f.loss_gap_final < SMALL_LOSS_GAP
+    if (
+        f.primary == "metric"
+        and train is not None
+        and _is_acc(train)
+        and max(train.raw) > min(train.raw)
+        and train.last < LOW_TRAIN_ACCURACY
+        and small_gap
+        and val.loss_since_best_noise <= NOISE_UNITS
+    ):
+        return "underfit"
+    if (
+        val.loss_since_best_noise <= NOISE_UNITS
+        and p is not None
+        and val.noise_smoothed > 0
+        and abs(p.gain) <= NOISE_UNITS * val.noise_smoothed
+        and not small_gap
+        and (train is None or not _is_acc(train) or train.last >= LOW_TRAIN_ACCURACY)
+    ):
+        return "good_fit"
+    return None
+
+
+def choose_model(inputs: Mapping[str, float | None], models: Mapping[str, Mapping[str, Any]]) -> str:
+    """The model with hyperparameters when the user gave them, else curves only."""
+    if inputs.get("training_budget") is not None and "with_hyperparameters" in models:
+        return "with_hyperparameters"
+    return "curves_only"
+
+
+# --------------------------------------------------------------------------
+# findings
+
+
 def findings_for(run: Run, f: Features) -> list[Finding]:
     out: list[Finding] = []
+    unit = "epoch" if run.x_unit == "epoch" else "step"
     if f.first_nonfinite_step is not None:
         out.append(
             Finding(
                 "nan_or_inf",
                 "error",
-                f"non-finite values (NaN or inf) from {('epoch' if run.x_unit == 'epoch' else 'step')} "
-                f"{fmt(f.first_nonfinite_step, 6)}: the run diverged or overflowed there",
+                f"non-finite values (NaN or inf) from {unit} {fmt(f.first_nonfinite_step, 6)}: the run "
+                "diverged or overflowed there; the verdict reads only the finite values before and after",
             )
         )
     tl = f.train_loss
-    if tl is not None and tl.n >= 5 and tl.improvement < 0 and tl.loss_since_best_noise > 4 and tl.best_position < 0.8:
+    if (
+        tl is not None
+        and tl.n >= 5
+        and tl.loss_since_best_noise > 4 * NOISE_UNITS
+        and tl.best_position < 0.8
+        and tl.best > 0
+        and tl.last > 1.5 * tl.best
+    ):
         out.append(
             Finding(
                 "divergence",
                 "error",
-                f"training loss rose from its best {fmt(tl.best)} (step {fmt(tl.best_step, 6)}) to {fmt(tl.last)}",
+                f"training loss rose from its best {fmt(tl.best)} ({unit} {fmt(tl.best_step, 6)}) to "
+                f"{fmt(tl.last)} at the end ({tl.loss_since_best_noise:.0f} noise units): training diverged; "
+                "a smaller learning rate is the usual cure",
             )
         )
     if f.train_spikes:
-        out.append(Finding("loss_spikes", "warning", f"{f.train_spikes} training-loss spike(s) above 6 noise units"))
-    if not run.has_validation:
-        msg = "no validation data: training loss alone cannot show overfitting"
-        if tl is not None:
-            msg += (
-                f"; it went from {fmt(tl.first)} to {fmt(tl.last)}"
-                + (" and was still falling at the end" if tl.tail_p < 0.05 and tl.tail_tau > 0 else "")
+        out.append(
+            Finding(
+                "loss_spikes",
+                "warning",
+                f"{f.train_spikes} training-loss spike(s) more than 6 noise units above the running median",
             )
-        out.append(Finding("no_validation", "warning", msg))
+        )
+    if tl is not None and tl.n >= 8 and tl.first > 0:
+        # medians of the third and fourth quarters of the raw curve: robust to spikes
+        raw = tl.raw
+        q3 = sorted(raw[len(raw) // 2 : 3 * len(raw) // 4])
+        q4 = sorted(raw[3 * len(raw) // 4 :])
+        m3, m4 = q3[len(q3) // 2], q4[len(q4) // 2]
+        moved = abs(m3 - m4)
+        if moved < NOISE_UNITS * tl.noise and m4 > PLATEAU_FRACTION * tl.first:
+            out.append(
+                Finding(
+                    "plateau",
+                    "warning",
+                    f"training loss stayed near {fmt(m4)} over the last half of training (its median moved "
+                    f"{fmt(moved)} between the third and last quarters, within the noise band ±{fmt(tl.noise)}) "
+                    f"while still at {pct(m4 / tl.first)} of its first value {fmt(tl.first)}: learning "
+                    "stalled (learning rate too small or too large, or too little capacity)",
+                )
+            )
+    if not run.has_validation:
+        msg = "no validation data: training loss alone cannot show overfitting or tell a good fit from a memorized one"
+        if tl is not None and tl.n >= 2:
+            falling = tl.tail_tau > 0 and tl.tail_p < TREND_P
+            msg += (
+                f"; it can show whether training converged: training loss went from {fmt(tl.first)} to "
+                f"{fmt(tl.last)}"
+                + (
+                    f" and was still falling at the end (Mann-Kendall p={tl.tail_p:.2g}), so more training "
+                    "would at least fit the training data better"
+                    if falling
+                    else " and had flattened by the end"
+                )
+            )
+        out.append(Finding("no_validation", "warning", msg + ". Log a validation set to get a verdict."))
     elif f.n_val_points < MIN_VAL_POINTS:
         out.append(
             Finding(
                 "few_validation_points",
                 "warning",
-                f"only {f.n_val_points} validation point(s): too few to see a trend",
+                f"only {f.n_val_points} validation point(s): too few to see a trend "
+                f"(at least {MIN_VAL_POINTS} are needed); evaluate more often (e.g. every epoch or every few hundred steps)",
             )
         )
     if f.loss_metric_disagree and f.val_loss is not None and f.val_metric is not None:
+        vl, vm = f.val_loss, f.val_metric
         out.append(
             Finding(
                 "loss_metric_disagree",
                 "info",
-                f"validation loss rose {fmt(f.val_loss.generalization_loss, 2)}% from its best while "
-                f"{f.val_metric.name} kept improving; the verdict follows {f.val_metric.name}",
+                f"validation loss and {vm.name} disagree: the loss rose {fmt(vl.generalization_loss, 2)}% from its best "
+                f"at {_where_f(run, f, vl.best_step)} while {vm.name} ended at {value(vm, vm.last)} "
+                f"(best {value(vm, vm.best)} at {_where_f(run, f, vm.best_step)}); a common pattern when a fine-tuned "
+                f"model grows over-confident on the tokens it gets wrong. The verdict follows {vm.name}",
             )
         )
     val = f.val
-    if val is not None and val.n >= 10 and val.noise > 0:
-        rng = abs(val.improvement) + val.noise
-        if val.noise > 0.5 * rng:
+    if val is not None and val.n >= 8 and val.noise > 0:
+        moved = abs(val.improvement) + abs(val.loss_since_best)
+        if val.noise > NOISY_VALIDATION * max(moved, 1e-12):
             out.append(
                 Finding(
                     "noisy_validation",
                     "info",
-                    f"validation {val.name} is noisy (point-to-point noise {fmt(val.noise)} against an "
-                    f"overall change of {fmt(val.improvement)}); judged on the smoothed curve",
+                    f"validation {val.name} is noisy: point-to-point noise ±{fmt(val.noise)} against an overall "
+                    f"movement of {fmt(moved)}; it is judged on the smoothed curve (debiased EMA, weight "
+                    f"{val.smoothing_weight:.2f}) against that noise band",
                 )
             )
-    if tl is not None and tl.n >= 20 and tl.noise > 0:
-        if tl.noise > 0.25 * max(abs(tl.first), 1e-12):
-            out.append(
-                Finding(
-                    "noisy_training",
-                    "info",
-                    f"training loss is noisy (noise {fmt(tl.noise)} against a starting loss of {fmt(tl.first)}): "
-                    "small batches or a high learning rate",
-                )
+    if tl is not None and tl.n >= 20 and tl.noise > NOISY_TRAINING * max(abs(tl.first), 1e-12):
+        out.append(
+            Finding(
+                "noisy_training",
+                "info",
+                f"training loss is noisy (noise ±{fmt(tl.noise)} against a starting loss of {fmt(tl.first)}): "
+                "small batches or a high learning rate",
             )
-    if (
-        f.gap_first is not None
-        and f.gap_first < 0
-        and f.gap_final is not None
-        and f.gap_final < 0
-        and val is not None
-        and abs(f.gap_first) > 3 * max(val.noise, 1e-9)
-    ):
+        )
+    out.extend(_early_gap_findings(run, f))
+    return out
+
+
+def _early_gap_findings(run: Run, f: Features) -> list[Finding]:
+    val, train = f.val, f.train
+    out: list[Finding] = []
+    if val is None or train is None or f.gap_first is None or val.n < 2:
+        return out
+    early = val.first_step <= 0.3 * max(f.last_step, 1e-12) or val.n >= 3
+    if not early:
+        return out
+    noise = 3 * max(val.noise_smoothed, 1e-12)
+    if _is_acc(val):
+        big_worse = f.gap_first > max(noise, EARLY_GAP_ACC)
+        big_better = -f.gap_first > max(noise, EARLY_GAP_ACC)
+    else:
+        lg = math.log(max(val.first, 1e-12) / max(_train_at(train, val.first_step), 1e-12))
+        big_worse = f.gap_first > noise and lg > EARLY_GAP_LOSS
+        big_better = -f.gap_first > noise and -lg > EARLY_GAP_LOSS
+    at = _where_f(run, f, val.first_step)
+    tv = _train_at(train, val.first_step)
+    if big_worse and f.gap_final is not None and f.gap_final > 0:
+        out.append(
+            Finding(
+                "val_worse_from_start",
+                "info",
+                f"validation was already worse than training at the first evaluation ({at}: train "
+                f"{value(train, tv)}, validation {value(val, val.first)}), before there was time to overfit: "
+                "the validation data may differ from the training data (distribution shift)",
+            )
+        )
+    if big_better and f.gap_final is not None and f.gap_final < 0:
         out.append(
             Finding(
                 "val_better_than_train",
                 "info",
-                "validation is better than training from the first evaluation to the last "
-                "(regularization such as dropout or augmentation, an easier validation set, or leakage)",
+                f"validation is better than training from the first evaluation ({at}: train {value(train, tv)}, "
+                f"validation {value(val, val.first)}) to the last: regularization such as dropout, an easier "
+                "validation set, or leakage of training examples into it",
             )
         )
     return out
 
 
-def diagnose(run: Run, f: Features) -> Diagnosis:
-    findings = findings_for(run, f)
-    val, train = f.val, f.train
-    if val is None:
-        return Diagnosis(
-            "inconclusive",
-            0.0,
-            ("no validation metric was logged, so generalization cannot be judged",),
-            tuple(findings),
-            reason="no validation data",
+def _train_at(train: CurveStats, step: float) -> float:
+    xs, ys = train.steps, train.smoothed
+    if not xs:
+        return float("nan")
+    if step <= xs[0]:
+        return ys[0]
+    for i in range(1, len(xs)):
+        if step <= xs[i]:
+            a = (step - xs[i - 1]) / (xs[i] - xs[i - 1]) if xs[i] != xs[i - 1] else 1.0
+            return ys[i - 1] + a * (ys[i] - ys[i - 1])
+    return ys[-1]
+
+
+# --------------------------------------------------------------------------
+# evidence sentences
+
+
+def curve_evidence(run: Run, f: Features) -> dict[str, str]:
+    """The facts a reader checks, keyed by the model input they belong to."""
+    val = f.val
+    assert val is not None
+    out: dict[str, str] = {}
+    w = lambda s: _where_f(run, f, s)  # noqa: E731
+    noise = f"noise band ±{value(val, val.noise_smoothed) if not _is_acc(val) else pct(val.noise_smoothed)}"
+    if val.loss_since_best > 0:
+        trend = ""
+        if val.after_best_n >= 4:
+            direction = "worsening" if val.after_best_tau < 0 else "improving" if val.after_best_tau > 0 else "flat"
+            sig = "" if val.after_best_p < TREND_P else ", not significant"
+            trend = (
+                f"; the {val.after_best_n} points after it trend {direction} "
+                f"(Mann-Kendall tau={val.after_best_tau:+.2f}, p={val.after_best_p:.2g}{sig})"
+            )
+        out["drop_since_best"] = (
+            f"validation {val.name} was best at {w(val.best_step)} ({value(val, val.best)}) and ended at "
+            f"{value(val, val.last)}, {change(val, -val.loss_since_best)} or {val.loss_since_best_noise:.1f} noise "
+            f"units ({noise}){trend}"
         )
-    if f.n_val_points < MIN_VAL_POINTS:
-        return Diagnosis(
-            "inconclusive",
-            0.0,
-            (f"only {f.n_val_points} validation point(s); at least {MIN_VAL_POINTS} are needed to see a trend",),
-            tuple(findings),
-            reason="too few validation points",
+    else:
+        out["drop_since_best"] = (
+            f"validation {val.name} was best at the end ({w(val.best_step)}: {value(val, val.best)}; {noise})"
         )
-    evidence: list[str] = []
-    over = 0.0
-    under = 0.0
-    # --- overfitting: validation got worse after its best, beyond noise -------
-    worse = val.loss_since_best_noise
-    gl = val.generalization_loss
-    rel_ok = (gl is None and val.loss_since_best > 0.005) or (gl is not None and gl > GL_THRESHOLD)
-    if worse > NOISE_UNITS and rel_ok and val.best_position < 0.9:
-        over += min(3.0, worse / NOISE_UNITS)
-        trend = (
-            f"; the trend since is worsening (Mann-Kendall p={val.after_best_p:.2g})"
-            if val.after_best_tau < 0 and val.after_best_p < 0.1
+    out["best_position"] = (
+        f"the best validation point came at {pct(val.best_position)} of training"
+        + (" (last quarter: the tuning playbook's sign to train longer)" if val.best_position >= LATE_BEST else "")
+    )
+    out["improvement"] = (
+        f"validation {val.name} moved from {value(val, val.first)} to its best {value(val, val.best)} "
+        f"({val.improvement_noise:.1f} noise units)"
+    )
+    vl = f.val_loss
+    if vl is not None and vl.n >= MIN_VAL_POINTS:
+        stops = []
+        if vl.patience_stop_step is not None:
+            stops.append(f"early stopping with patience {PATIENCE} would have stopped at {w(vl.patience_stop_step)}")
+        else:
+            stops.append(f"early stopping with patience {PATIENCE} would not have stopped")
+        if vl.gl_exceeded_step is not None:
+            stops.append(f"GL exceeded {GL_STOP:g}% at {w(vl.gl_exceeded_step)}")
+        else:
+            stops.append(f"GL never exceeded {GL_STOP:g}%")
+        gl = vl.generalization_loss
+        out["gl"] = "; ".join(stops) + (
+            f" (validation loss ended {fmt(gl, 2)}% above its minimum {fmt(vl.best)} at {w(vl.best_step)})"
+            if gl is not None
             else ""
         )
-        change = f"{fmt(gl, 2)}% (GL)" if gl is not None else f"by {_metric_value(val, val.loss_since_best)}"
-        evidence.append(
-            f"validation {val.name} was best at {where(val, val.best_step, run)} "
-            f"({_metric_value(val, val.best)}) and worsened {change} by the end "
-            f"({worse:.1f} noise units){trend}"
+    if f.loss_gap_final is not None:
+        ratio = math.exp(f.loss_gap_final)
+        at_best = (
+            f", {math.exp(f.loss_gap_at_best):.2f}x at the validation loss's best point" if f.loss_gap_at_best is not None else ""
         )
-        if val.after_best_tau < 0 and val.after_best_p < 0.1:
-            over += 0.5
-    # a generalization gap that is large, and larger than at the best point
-    if f.gap_final is not None and train is not None:
-        big = f.gap_final > LARGE_GAP if val.sign > 0 else f.gap_final > LARGE_GAP * max(abs(val.best), 1e-9)
-        widening = f.gap_at_best is not None and f.gap_final > f.gap_at_best
-        if big and widening and over > 0:
-            over += 0.5
-            evidence.append(
-                f"train-validation gap widened to {_metric_value(val, f.gap_final)} "
-                f"(train {_metric_value(train, train.last)}, validation {_metric_value(val, val.last)})"
+        tl = f.train_loss
+        out["loss_gap"] = (
+            f"validation loss is {ratio:.2f}x the training loss at the end"
+            + (f" ({fmt(vl.last)} vs {fmt(tl.last)})" if vl is not None and tl is not None else "")
+            + at_best
+            + (
+                ": both curves are still close, little has been fit beyond what generalizes"
+                if ratio < 1.15
+                else ""
             )
-    # --- underfitting: still improving at the end --------------------------------
-    if val.best_position >= LATE_BEST and val.tail_tau > 0 and (val.tail_p < 0.1 or val.tail_slope_noise > NOISE_UNITS):
-        under += 1.0 + min(2.0, val.tail_slope_noise / (2 * NOISE_UNITS))
-        evidence.append(
-            f"validation {val.name} was still improving at the end (best at "
-            f"{pct(val.best_position)} of training; tail trend p={val.tail_p:.2g})"
         )
-    if train is not None and train.sign > 0 and 0 <= train.last <= 1 and train.last < LOW_TRAIN_ACCURACY:
-        if f.gap_final is None or f.gap_final < LARGE_GAP:
-            under += 1.0
-            evidence.append(
-                f"training {train.name} is only {pct(train.last)} and validation {pct(val.last)}: "
-                "the model has not fit the training data"
+    train = f.train
+    if f.gap_final is not None and train is not None and f.primary == "metric":
+        wid = ""
+        if f.gap_at_best is not None and f.gap_widening is not None:
+            wid = (
+                f", {change(val, f.gap_at_best).lstrip('+')} at the best point"
+                + (f" (widening by {f.gap_widening:.1f} noise units)" if f.gap_widening > NOISE_UNITS else "")
             )
-    # --- decide ----------------------------------------------------------------
-    good = 1.0
-    scores = {"underfit": under, "good_fit": good, "overfit": over}
-    label = max(scores, key=lambda k: scores[k])
-    exps = {k: math.exp(v) for k, v in scores.items()}
-    z = sum(exps.values())
-    probs = {k: v / z for k, v in exps.items()}
+        out["gap"] = (
+            f"train {train.name} {value(train, train.last)} vs validation {value(val, val.last)} at the end "
+            f"(gap {change(val, f.gap_final).lstrip('+')}{wid})"
+        )
+    p, p2 = f.projection, f.projection_2
+    if p is not None:
+        more = "1 more epoch" if p.unit == "epoch" else f"training {p.extra:.0%} longer"
+        more2 = "2" if p.unit == "epoch" else f"{(p2.extra if p2 else 0):.0%} longer"
+        txt = (
+            f"a log-linear fit of the last {p.n_fit} validation points predicts {change(val, p.gain)} "
+            f"(95% interval {change(val, p.low)} to {change(val, p.high)}) from {more}"
+        )
+        if p2 is not None:
+            txt += f", {change(val, p2.gain)} from {more2}" + (" more epochs" if p.unit == "epoch" else "")
+        out["projected_gain"] = txt
+    if f.lrm:
+        lo, hi = LRM_RANGE
+        rel = (
+            f"{f.lrm / hi:.1f}x the top of" if f.lrm > hi else f"{lo / f.lrm:.1f}x below the bottom of" if f.lrm < lo else "within"
+        )
+        out["lr_multiplier"] = f"learning-rate multiplier {fmt(f.lrm)} is {rel} OpenAI's recommended range {lo}-{hi}"
+        if f.total_steps:
+            out["training_budget"] = (
+                f"training amounted to {fmt(f.total_steps, 6)} optimizer steps at multiplier {fmt(f.lrm)} "
+                f"(multiplier x steps = {fmt(f.lrm * f.total_steps)})"
+            )
+    return out
+
+
+# --------------------------------------------------------------------------
+# the verdict
+
+
+def _inconclusive(findings: list[Finding], reason: str, why: str) -> Diagnosis:
+    return Diagnosis("inconclusive", 0.0, (why,), tuple(findings), reason=reason)
+
+
+def diagnose(run: Run, f: Features, models: Mapping[str, Mapping[str, Any]] | None = None) -> Diagnosis:
+    """Label, confidence, evidence and findings for one run.
+
+    ``models`` replaces the committed coefficients (used by the evaluation
+    script to check the verdict leaving one task out).
+    """
+    findings = findings_for(run, f)
+    val = f.val
+    if val is None:
+        return _inconclusive(
+            findings,
+            "no validation data",
+            "no validation metric was logged, so generalization cannot be judged (see the no_validation finding "
+            "for what the training loss shows)",
+        )
+    if run.x_unit == "step" and 0 < f.last_step < MIN_STEPS:
+        return _inconclusive(
+            findings,
+            "too few training steps",
+            f"the run has only {fmt(f.last_step, 6)} optimizer step(s); at least {MIN_STEPS} are needed "
+            "before the curves say anything about fitting",
+        )
+    if f.n_val_points < MIN_VAL_POINTS:
+        return _inconclusive(
+            findings,
+            "too few validation points",
+            f"only {f.n_val_points} validation point(s) (at {', '.join(_where_f(run, f, s) for s in val.steps)}); "
+            f"at least {MIN_VAL_POINTS} are needed to see whether validation was still improving or getting worse",
+        )
+    if models is None:
+        from ._verdict_model import MODELS
+
+        models = MODELS
+    inputs = verdict_inputs(f)
+    name = choose_model(inputs, models)
+    model = models.get(name, {})
+    probs, contrib = predict(model, inputs, f.n_val_points)
+    clear = clear_case(f) if name == "curves_only" else None
+    if clear is not None:
+        # overwhelming curve evidence wins over the corpus-fitted curves-only model
+        probs = {lab: (CLEAR_CONFIDENCE if lab == clear else (1 - CLEAR_CONFIDENCE) / 2) for lab in LABELS}
+    label = max(probs, key=lambda k: probs[k])
+    k = model["labels"].index(label)
+    sentences = curve_evidence(run, f)
+    # inputs ranked by how much they pushed this label over the others
+    push = {
+        n: c[k] - sum(c) / len(c) for n, c in contrib.items() if inputs.get(n) is not None
+    }
+    key_of = {"training_budget": "training_budget", "lr_multiplier": "lr_multiplier",
+              "loss_gap": "loss_gap", "projected_gain": "projected_gain", "projection_sure": "projected_gain",
+              "improvement": "improvement", "drop_since_best": "drop_since_best", "best_position": "best_position"}
+    evidence: list[str] = []
+    used: set[str] = set()
+    # the headline: the curve fact a reader looks for first for this label
+    if label == "underfit" and "projected_gain" in sentences and val.loss_since_best <= 0:
+        head = "projected_gain"
+    elif label == "overfit" and val.loss_since_best <= 0 and "gl" in sentences:
+        head = "gl"
+    else:
+        head = "drop_since_best"
+    evidence.append(sentences[head])
+    used.add(head)
+    for n, _ in sorted(push.items(), key=lambda kv: -kv[1]):
+        if push[n] <= 0.05:
+            break
+        key = key_of.get(n, n)
+        if key in sentences and key not in used:
+            evidence.append(sentences[key])
+            used.add(key)
+        if len(evidence) >= 4:
+            break
+    for key in ("drop_since_best", "gl", "gap", "loss_gap", "projected_gain"):
+        if key in sentences and key not in used and len(evidence) < 6:
+            evidence.append(sentences[key])
+            used.add(key)
+    if f.loss_metric_disagree and f.val_loss is not None:
+        evidence.append(
+            f"validation loss and {val.name} disagree (loss {fmt(f.val_loss.generalization_loss, 2)}% above its "
+            f"minimum); the verdict follows {val.name}"
+        )
+    if f.primary == "metric":
+        basis = f"the task metric {val.name}"
+    elif f.val_metric is not None:
+        basis = f"the loss {val.name} ({f.val_metric.name} never moved from {value(f.val_metric, f.val_metric.last)})"
+    else:
+        basis = f"the loss {val.name} (no validation task metric logged)"
+
+    evidence.append(
+        f"verdict based on {basis}; "
+        + (f"a clear {clear} curve; " if clear else "")
+        + f"model '{name}' gives "
+        + ", ".join(f"{lab} {probs[lab]:.2f}" for lab in LABELS if lab in probs)
+    )
     conf = probs[label]
-    # thin evidence: fewer points make a less certain verdict
-    conf *= min(1.0, 0.6 + 0.4 * min(1.0, (f.n_val_points - MIN_VAL_POINTS + 1) / 8))
-    if label == "good_fit":
-        evidence.insert(
-            0,
-            f"validation {val.name} reached {_metric_value(val, val.best)} at {where(val, val.best_step, run)} "
-            f"and ended at {_metric_value(val, val.last)}, within noise of its best, and was no longer improving",
-        )
-        if f.gap_final is not None and train is not None:
-            evidence.append(
-                f"train {_metric_value(train, train.last)} vs validation {_metric_value(val, val.last)} "
-                f"(gap {_metric_value(val, f.gap_final)})"
-            )
-    evidence.append(f"verdict based on {'the task metric ' + val.name if f.primary == 'metric' else 'the loss'}")
-    return Diagnosis(label, round(conf, 3), tuple(evidence), tuple(findings), scores=probs)
+    used_inputs = {n: float(v) for n, v in inputs.items() if v is not None}
+    return Diagnosis(label, round(conf, 3), tuple(evidence), tuple(findings), scores=probs, model=name, inputs=used_inputs)

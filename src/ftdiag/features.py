@@ -1,4 +1,4 @@
-"""Curve statistics: smoothing, best validation point, gaps, trends, noise.
+"""Curve statistics: smoothing, noise band, best validation point, gaps, trends.
 
 Everything here is numpy only (no scipy: importing scipy.stats costs seconds,
 and ``ftdiag analyze`` on one small file must answer at once). Long series are
@@ -6,7 +6,11 @@ first reduced to at most ``MAX_POINTS`` bin means, which keeps the cost
 independent of the log's length and removes per-step noise.
 
 Conventions: a curve is always turned into "higher is better" (losses are
-negated) before trends are judged, so "improving" means a positive slope.
+negated) before trends are judged, so "improving" means a positive slope and
+"worse since best" a positive ``loss_since_best``. Changes are judged against
+an estimated noise band (``noise``, the standard deviation of one raw point
+around the curve; ``noise_smoothed``, that of one smoothed point), never
+against raw point-to-point differences.
 """
 
 from __future__ import annotations
@@ -22,6 +26,28 @@ MAX_POINTS = 2000
 # TensorBoard's default smoothing weight is 0.6; ftdiag uses it for plots and
 # adapts the weight for judging (see ``judge_weight``).
 DEFAULT_SMOOTHING = 0.6
+# Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (for
+# 95% intervals without importing scipy); above 30 the normal 1.96 is close.
+_T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)
+# Prechelt (1998), "Early stopping - but when?": the GL5 criterion stops when
+# the validation error is 5% above its minimum so far.
+GL_STOP = 5.0
+# Keras' EarlyStopping is most often used with patience 3 (evaluations without
+# a new best before stopping); the baseline people compare with.
+PATIENCE = 3
+# Relative noise floor: a change smaller than 0.2% of the metric's typical size
+# is below what logs print (3-4 significant digits) and what anyone acts on.
+REL_NOISE_FLOOR = 0.002
+
+
+def t975(df: int) -> float:
+    if df < 1:
+        return math.inf
+    return _T975[df - 1] if df <= len(_T975) else 1.96
 
 
 def ema_debiased(values: np.ndarray, weight: float = DEFAULT_SMOOTHING) -> np.ndarray:
@@ -50,13 +76,16 @@ def ema_debiased(values: np.ndarray, weight: float = DEFAULT_SMOOTHING) -> np.nd
 def judge_weight(n: int) -> float:
     """Smoothing weight for judging a curve of ``n`` points.
 
-    A fixed weight over-smooths a 3-point epoch curve and under-smooths a
-    1000-point per-step curve; an EMA with weight w averages about
-    (1+w)/(1-w) points, so we aim at ~5% of the curve, between 1 and 30 points.
+    A fixed weight over-smooths a 12-point epoch curve and under-smooths a
+    1000-point per-step curve. An EMA with weight w averages about
+    (1+w)/(1-w) points and lags about half of that; we average about 1/16 of
+    the curve (so the lag stays near 3% of training), at most 30 points.
+    Curves of up to 16 points (epoch-level logs, whose points are already
+    epoch means) are judged raw, so "best at epoch 5" is the epoch a reader sees.
     """
-    if n <= 5:
+    span = min(30.0, max(1.0, n / 16.0))
+    if span <= 1.0:
         return 0.0
-    span = min(30.0, max(1.0, 0.05 * n))
     return (span - 1.0) / (span + 1.0)
 
 
@@ -77,39 +106,80 @@ def bin_means(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINT
     return s_means, means
 
 
-def median(a: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``np.median`` along ``axis``, with the same values (NaN if any NaN).
+def granularity(values: np.ndarray, max_n: int = 2000) -> float | None:
+    """The quantum of an accuracy measured on N examples (1/N), when the values
+    are all multiples of one (e.g. 0.18, 0.41, 0.5 -> 0.01); None otherwise.
 
-    ``np.median`` imports ``numpy.ma`` on its first call (~10 ms, a twentieth
-    of ``ftdiag analyze`` on a small file); partitioning does not.
+    Values logged as float32 or rounded to 5 decimals are accepted: the test
+    tolerates each value's own rounding error, scaled by N.
     """
-    a = np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1)
-    n = a.shape[-1]
-    if n == 0:
-        return np.full(a.shape[:-1], np.nan)
-    m = n // 2
-    if n % 2:
-        part = np.partition(a, m, axis=-1)
-        out = part[..., m]
-    else:
-        part = np.partition(a, (m - 1, m), axis=-1)
-        out = (part[..., m - 1] + part[..., m]) / 2.0
-    nan = np.isnan(a).any(axis=-1)
-    return np.where(nan, np.nan, out)
+    v = values[np.isfinite(values)]
+    v = v[(v > 0) & (v < 1)]
+    u = np.unique(np.round(v, 6))
+    if u.shape[0] < 2:
+        return None
+    # 20 distinct values decide it as well as all of them, at a bounded cost
+    v = np.unique(v)[:20]
+    ns = np.arange(2, max_n + 1, dtype=np.float64)
+    x = v[:, None] * ns[None, :]
+    ok = np.all(np.abs(x - np.round(x)) <= 1e-5 * ns[None, :] + 1e-6, axis=0)
+    hit = np.nonzero(ok)[0]
+    return float(1.0 / ns[hit[0]]) if hit.size else None
 
 
 def robust_noise(values: np.ndarray) -> float:
-    """Point-to-point noise: 1.4826 * MAD of first differences / sqrt(2).
+    """Noise of one point around the curve: 1.4826 * MAD of differences.
 
-    Differencing removes a smooth trend, the MAD ignores spikes; for white noise
-    of standard deviation s this estimates s.
+    Second differences remove a linear trend (for white noise of standard
+    deviation s their MAD-based scale is s*sqrt(6)); with fewer than 5 points
+    first differences are used (scale s*sqrt(2)). The MAD ignores spikes and
+    the odd fast early drop.
     """
     v = values[np.isfinite(values)]
-    if v.shape[0] < 3:
+    n = v.shape[0]
+    if n < 3:
         return 0.0
-    d = np.diff(v)
-    mad = float(median(np.abs(d - median(d))))
-    return 1.4826 * mad / math.sqrt(2.0)
+    if n >= 5:
+        d = np.diff(v, 2)
+        scale = math.sqrt(6.0)
+    else:
+        d = np.diff(v)
+        scale = math.sqrt(2.0)
+    mad = float(np.median(np.abs(d - np.median(d))))
+    return 1.4826 * mad / scale
+
+
+def noise_band(values: np.ndarray, accuracy_like: bool, quantum: float | None = -1.0) -> tuple[float, str]:
+    """The noise of one raw point, never zero for a curve that has a scale.
+
+    Three estimates, the largest wins: the robust difference-based estimate;
+    half the quantum of an accuracy measured on few examples (flipping one
+    example moves it by 1/N, so smaller changes cannot be told from rounding;
+    without this floor a flat 0.16, 0.16, 0.16 curve has zero noise and any
+    later change is "infinitely" significant); and ``REL_NOISE_FLOOR`` of the
+    curve's typical size. ``quantum`` is the accuracy's known quantum (None:
+    none), computed here when not given.
+    """
+    v = values[np.isfinite(values)]
+    if v.shape[0] == 0:
+        return 0.0, "none"
+    est = robust_noise(v)
+    source = "differences"
+    if accuracy_like:
+        q = granularity(v) if quantum is not None and quantum < 0 else quantum
+        # Half a quantum, not the binomial sampling noise sqrt(p(1-p)/N):
+        # successive evaluations on the same N examples are strongly
+        # correlated, so what moves a point from one evaluation to the next
+        # is a few flipped examples, not a fresh sample.
+        if q is not None and q / 2.0 > est:
+            est, source = q / 2.0, f"quantization of an accuracy on {round(1 / q)} examples"
+    typical = float(np.median(np.abs(v)))
+    floor = REL_NOISE_FLOOR * (typical if typical > 0 else 1.0)
+    if accuracy_like:
+        floor = max(floor, REL_NOISE_FLOOR)
+    if floor > est:
+        est, source = floor, "floor"
+    return est, source
 
 
 def theil_sen(x: np.ndarray, y: np.ndarray) -> float:
@@ -125,14 +195,15 @@ def theil_sen(x: np.ndarray, y: np.ndarray) -> float:
     ok = dx != 0
     if not ok.any():
         return 0.0
-    return float(median((y[j] - y[i])[ok] / dx[ok]))
+    return float(np.median((y[j] - y[i])[ok] / dx[ok]))
 
 
 def mann_kendall(y: np.ndarray) -> tuple[float, float]:
     """Mann-Kendall trend test: (Kendall's tau, two-sided p-value).
 
-    Normal approximation with the no-ties variance; fine from n >= 4 and
-    good from n >= 10. Returns (0, 1) for fewer than 3 points.
+    Normal approximation with continuity correction and the tie-corrected
+    variance; fine from n >= 4 and good from n >= 10. (0, 1) for fewer than 3
+    points or an all-tied series.
     """
     y = y[np.isfinite(y)]
     n = y.shape[0]
@@ -143,8 +214,12 @@ def mann_kendall(y: np.ndarray) -> tuple[float, float]:
         n = y.shape[0]
     i, j = np.triu_indices(n, k=1)
     s = float(np.sign(y[j] - y[i]).sum())
-    var = n * (n - 1) * (2 * n + 5) / 18.0
+    _, counts = np.unique(y, return_counts=True)
+    ties = float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+    var = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
     tau = s / (n * (n - 1) / 2.0)
+    if var <= 0:
+        return 0.0, 1.0
     if s > 0:
         z = (s - 1) / math.sqrt(var)
     elif s < 0:
@@ -153,6 +228,51 @@ def mann_kendall(y: np.ndarray) -> tuple[float, float]:
         z = 0.0
     p = math.erfc(abs(z) / math.sqrt(2.0))
     return tau, p
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What more training would bring, from a fit of the curve's tail.
+
+    ``y = a + b*log(x)`` (diminishing returns, the usual shape of a learning
+    curve) fitted by least squares to the last half of the points, x in epochs
+    (or in fractions of the run when epochs are unknown); ``gain`` is the
+    predicted oriented change of the curve after ``extra`` more units, with a
+    95% interval from the slope's standard error.
+    """
+
+    unit: str  # "epoch" or "run"
+    extra: float  # how many more units
+    gain: float
+    low: float
+    high: float
+    n_fit: int
+
+
+def project_tail(x: np.ndarray, y: np.ndarray, extra: float, unit: str) -> Projection | None:
+    """Fit ``y = a + b*log(x)`` to the last half of (x, y) and extrapolate by ``extra``."""
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    x, y = x[ok], y[ok]
+    n = x.shape[0]
+    if n < 3:
+        return None
+    k = max(3, n // 2)
+    tx, ty = np.log(x[-k:]), y[-k:]
+    xm = float(tx.mean())
+    sxx = float(((tx - xm) ** 2).sum())
+    if sxx <= 0:
+        return None
+    b = float(((tx - xm) * (ty - ty.mean())).sum() / sxx)
+    a = float(ty.mean()) - b * xm
+    resid = ty - (a + b * tx)
+    df = k - 2
+    s2 = float((resid**2).sum() / df) if df > 0 else float("nan")
+    se_b = math.sqrt(s2 / sxx) if df > 0 else float("nan")
+    xe = float(x[-1])
+    factor = math.log((xe + extra) / xe)
+    gain = b * factor
+    half = t975(df) * se_b * factor if df > 0 else float("inf")
+    return Projection(unit, extra, gain, gain - half, gain + half, k)
 
 
 @dataclass(frozen=True)
@@ -170,58 +290,108 @@ class CurveStats:
     best: float
     best_step: float
     best_index: int
-    best_position: float  # 0 = start of the curve, 1 = end of training
+    best_position: float  # 0 = start of the run, 1 = end of training
     raw_best: float
     raw_best_step: float
-    noise: float  # point-to-point noise of the raw curve (own units)
+    raw_last: float
+    noise: float  # noise of one raw point (own units)
+    noise_source: str
+    noise_smoothed: float  # noise of one smoothed point
+    smoothing_weight: float
     improvement: float  # best - first, oriented (>0 = got better)
+    improvement_noise: float
     loss_since_best: float  # best - last, oriented (>0 = got worse since best)
     loss_since_best_noise: float  # loss_since_best in noise units of a smoothed point
-    generalization_loss: float | None  # Prechelt GL in percent, losses only
-    tail_slope: float  # oriented slope per unit of progress (per epoch or per 100% of run)
-    tail_slope_noise: float  # tail slope * tail length / noise: change over the tail in noise units
+    generalization_loss: float | None  # Prechelt GL at the end, percent (losses only)
+    gl_exceeded_step: float | None  # first step where GL exceeded GL_STOP (losses only)
+    patience_stop_step: float | None  # where patience-3 early stopping would have stopped
+    tail_slope: float  # oriented slope per unit of progress (fraction of the run)
+    tail_slope_noise: float  # change over the tail in noise units of a smoothed point
     tail_tau: float
     tail_p: float
+    after_best_n: int
     after_best_tau: float
     after_best_p: float
+    after_best_slope: float  # oriented Theil-Sen slope after the best, per fraction of the run
+    quantum: float | None  # 1/N when an accuracy is measured on N examples
     smoothed: tuple[float, ...] = field(repr=False, default=())
     steps: tuple[float, ...] = field(repr=False, default=())
+    raw: tuple[float, ...] = field(repr=False, default=())
 
 
-def curve_stats(s: Series, run_end: float, run_start: float = 0.0) -> CurveStats | None:
+def _first_gl_exceeded(steps: np.ndarray, values: np.ndarray, threshold: float) -> float | None:
+    """First step where GL(t) = 100 * (E(t) / min_{t'<=t} E(t') - 1) > threshold."""
+    fin = np.isfinite(values)
+    if fin.sum() < 2:
+        return None
+    s, v = steps[fin], values[fin]
+    if np.any(v <= 0):
+        return None
+    gl = 100.0 * (v / np.minimum.accumulate(v) - 1.0)
+    hit = np.nonzero(gl > threshold)[0]
+    return float(s[hit[0]]) if hit.size else None
+
+
+def _patience_stop(steps: np.ndarray, oriented: np.ndarray, patience: int = PATIENCE) -> float | None:
+    """Step at which early stopping with ``patience`` evaluations would stop."""
+    best = -math.inf
+    wait = 0
+    for st, v in zip(steps.tolist(), oriented.tolist(), strict=True):
+        if not math.isfinite(v):
+            continue
+        if v > best:
+            best, wait = v, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return float(st)
+    return None
+
+
+def curve_stats(
+    s: Series, run_end: float, run_start: float = 0.0, accuracy_like: bool | None = None
+) -> CurveStats | None:
     fin = s.finite
     if len(fin) == 0:
         return None
     steps, raw = bin_means(fin.steps, fin.values)
     n = raw.shape[0]
     sign = 1.0 if s.higher_is_better else -1.0
+    acc = accuracy_like if accuracy_like is not None else bool(
+        s.higher_is_better and np.nanmin(raw) >= 0 and np.nanmax(raw) <= 1
+    )
     w = judge_weight(n)
     sm = ema_debiased(raw, w) if w > 0 else raw.copy()
     oriented = sign * sm
     bi = int(np.nanargmax(oriented))
-    best = float(sm[bi])
-    last = float(sm[-1])
-    first = float(sm[0])
+    best, last, first = float(sm[bi]), float(sm[-1]), float(sm[0])
     span = max(run_end - run_start, 1e-12)
     best_pos = float((steps[bi] - run_start) / span) if n > 1 else 1.0
-    noise = robust_noise(raw)
-    # noise of a smoothed point: EMA with weight w has variance (1-w)/(1+w) of the raw
+    quantum = granularity(raw) if acc else None
+    noise, noise_source = noise_band(raw, acc, quantum)
+    # noise of a smoothed point: an EMA with weight w keeps (1-w)/(1+w) of the
+    # variance of white noise
     sm_noise = noise * math.sqrt((1 - w) / (1 + w)) if w > 0 else noise
+    unit = sm_noise if sm_noise > 0 else math.inf
     lsb = float(sign * (best - last))
-    lsb_noise = lsb / sm_noise if sm_noise > 0 else (math.inf if lsb > 0 else 0.0)
+    improvement = float(sign * (best - first))
     gl = None
+    gl_step = None
     if sign < 0 and best > 0:
         gl = 100.0 * (last / best - 1.0)
+        gl_step = _first_gl_exceeded(steps, sm, GL_STOP)
     # tail: last third of the points (at least 3)
     k = max(3, n // 3)
     tx, ty = steps[-k:], sign * raw[-k:]
-    units = tx / span
+    units = (tx - run_start) / span
     slope = theil_sen(units, ty) if n >= 3 else 0.0
     tail_len = float(units[-1] - units[0]) if tx.shape[0] > 1 else 0.0
-    tsn = slope * tail_len / noise if noise > 0 else (math.inf * np.sign(slope) if slope else 0.0)
+    tsn = slope * tail_len / unit if n >= 3 else 0.0
     tau, p = mann_kendall(ty) if n >= 4 else (0.0, 1.0)
     after = sign * raw[bi:]
     atau, ap = mann_kendall(after) if after.shape[0] >= 4 else (0.0, 1.0)
+    aslope = theil_sen((steps[bi:] - run_start) / span, after) if after.shape[0] >= 3 else 0.0
+    rbi = int(np.nanargmax(sign * raw))
     return CurveStats(
         name=s.name,
         sign=sign,
@@ -235,21 +405,32 @@ def curve_stats(s: Series, run_end: float, run_start: float = 0.0) -> CurveStats
         best_step=float(steps[bi]),
         best_index=bi,
         best_position=best_pos,
-        raw_best=float(raw[int(np.nanargmax(sign * raw))]),
-        raw_best_step=float(steps[int(np.nanargmax(sign * raw))]),
+        raw_best=float(raw[rbi]),
+        raw_best_step=float(steps[rbi]),
+        raw_last=float(raw[-1]),
         noise=noise,
-        improvement=float(sign * (best - first)),
+        noise_source=noise_source,
+        noise_smoothed=sm_noise,
+        smoothing_weight=w,
+        improvement=improvement,
+        improvement_noise=improvement / unit,
         loss_since_best=lsb,
-        loss_since_best_noise=float(lsb_noise),
+        loss_since_best_noise=float(lsb / unit),
         generalization_loss=gl,
+        gl_exceeded_step=gl_step,
+        patience_stop_step=_patience_stop(steps, sign * raw),
         tail_slope=slope,
         tail_slope_noise=float(tsn),
         tail_tau=tau,
         tail_p=p,
+        after_best_n=int(after.shape[0]),
         after_best_tau=atau,
         after_best_p=ap,
+        after_best_slope=aslope,
+        quantum=quantum,
         smoothed=tuple(sm.tolist()),
         steps=tuple(steps.tolist()),
+        raw=tuple(raw.tolist()),
     )
 
 
@@ -270,10 +451,19 @@ class Features:
     gap_final: float | None  # train minus val, oriented (>0: train better), primary pair
     gap_at_best: float | None
     gap_first: float | None
+    gap_widening: float | None  # gap_final - gap_at_best, in noise units of the validation curve
+    loss_gap_final: float | None  # log(val loss / train loss) at the end
+    loss_gap_at_best: float | None  # the same at the validation loss's best point
     loss_metric_disagree: bool
     first_nonfinite_step: float | None
     train_spikes: int
     x_unit: str
+    steps_per_epoch: float | None = None
+    projection: Projection | None = None  # of the primary validation curve
+    projection_2: Projection | None = None  # the same, two units ahead
+    lrm: float | None = None  # learning-rate multiplier, when the user gave it
+    n_epochs: float | None = None
+    total_steps: float | None = None
 
     @property
     def val(self) -> CurveStats | None:
@@ -300,14 +490,61 @@ def _count_spikes(s: Series | None) -> int:
     v = s.finite.values
     if v.shape[0] < 10:
         return 0
-    noise = robust_noise(v)
+    noise, _ = noise_band(v, accuracy_like=False)
     if noise <= 0:
         return 0
     k = 5
     pad = np.concatenate([np.full(k, v[0]), v])
     windows = np.lib.stride_tricks.sliding_window_view(pad[:-1], k)
-    med = median(windows, axis=1)
+    med = np.median(windows, axis=1)
     return int(((v - med) > 6 * noise).sum())
+
+
+def steps_per_epoch(run: Run) -> float | None:
+    """Optimizer steps in one epoch: from the log, else from the hyperparameters.
+
+    OpenAI runs exactly ``n_epochs`` passes, so the last step over ``n_epochs``
+    is one epoch; failing that, ceil(n_examples / batch_size).
+    """
+    if run.x_unit == "epoch":
+        return 1.0
+    if run.steps_per_epoch:
+        return float(run.steps_per_epoch)
+    for s in run.series().values():
+        if s.epochs is not None:
+            fin = np.isfinite(s.epochs) & (s.epochs > 0)
+            if fin.any():
+                i = int(np.nonzero(fin)[0][-1])
+                return float(s.steps[i] / s.epochs[i])
+    hp = run.hyperparameters
+    if hp.n_epochs and run.last_step > 0:
+        return run.last_step / hp.n_epochs
+    if hp.n_examples and hp.batch_size:
+        return float(math.ceil(hp.n_examples / hp.batch_size))
+    return None
+
+
+def _disagree(vl: CurveStats | None, vm: CurveStats | None) -> bool:
+    """Validation loss clearly worse than its best while the task metric is not.
+
+    The loss counts as worse when it rose more than 2 noise units and more than
+    Prechelt's 5%; the metric counts as not worse when it is within one noise
+    unit of its best or had its best in the last fifth of training.
+    """
+    if vl is None or vm is None or vl.n < 3 or vm.n < 3:
+        return False
+    loss_worse = vl.loss_since_best_noise > 2 and (vl.generalization_loss or 0) > GL_STOP
+    metric_fine = vm.best_position > 0.8 or vm.loss_since_best_noise < 1
+    return bool(loss_worse and metric_fine)
+
+
+def _optimizer_steps(run: Run, end: float, epochs_seen: float | None) -> float | None:
+    if run.x_unit == "step":
+        return end
+    hp = run.hyperparameters
+    if epochs_seen and hp.n_examples and hp.batch_size:
+        return epochs_seen * math.ceil(hp.n_examples / hp.batch_size)
+    return None
 
 
 def compute(run: Run) -> Features:
@@ -317,23 +554,29 @@ def compute(run: Run) -> Features:
     stats = {role: curve_stats(s, end, start) for role, s in series.items()}
     tl, vl = stats.get("train_loss"), stats.get("val_loss")
     tm, vm = stats.get("train_metric"), stats.get("val_metric")
-    # prefer the task metric when validation logged one with enough points
-    primary = "metric" if vm is not None and vm.n >= 2 else "loss"
-    if vl is None and vm is not None:
-        primary = "metric"
+    # prefer the task metric when validation logged one; but a metric that never
+    # moved (token accuracy 0.0 at every evaluation) carries no information,
+    # and then the loss decides
+    metric_moved = vm is not None and max(vm.raw) > min(vm.raw)
+    primary = "metric" if vm is not None and (vl is None or (metric_moved and (vm.n >= vl.n or vm.n >= 3))) else "loss"
     val = vm if primary == "metric" else vl
     train = tm if primary == "metric" else tl
-    gap_final = gap_at_best = gap_first = None
+    gap_final = gap_at_best = gap_first = widening = None
     if val is not None and train is not None:
         sign = val.sign
         gap_final = sign * (_value_at(train, val.last_step) - val.last)
         gap_at_best = sign * (_value_at(train, val.best_step) - val.best)
         gap_first = sign * (_value_at(train, val.first_step) - val.first)
-    disagree = False
-    if vl is not None and vm is not None and vl.n >= 3 and vm.n >= 3:
-        loss_worse = vl.loss_since_best_noise > 2 and (vl.generalization_loss or 0) > 5
-        metric_better = vm.best_position > 0.8 or vm.loss_since_best_noise < 1
-        disagree = bool(loss_worse and metric_better)
+        unit = max(val.noise_smoothed, 1e-12)
+        widening = (gap_final - gap_at_best) / unit
+    loss_gap_final = loss_gap_at_best = None
+    if vl is not None and tl is not None:
+        tr_end = _value_at(tl, vl.last_step)
+        tr_best = _value_at(tl, vl.best_step)
+        if tr_end > 0 and vl.last > 0:
+            loss_gap_final = math.log(vl.last / tr_end)
+        if tr_best > 0 and vl.best > 0:
+            loss_gap_at_best = math.log(vl.best / tr_best)
     nonfinite = None
     for s in series.values():
         bad = ~np.isfinite(s.values)
@@ -341,6 +584,21 @@ def compute(run: Run) -> Features:
             st = float(s.steps[int(np.argmax(bad))])
             nonfinite = st if nonfinite is None else min(nonfinite, st)
     best_epoch = epoch_at(run, val.best_step) if val is not None else None
+    spe = steps_per_epoch(run)
+    hp = run.hyperparameters
+    proj = proj2 = None
+    if val is not None and val.n >= 3:
+        xs = np.asarray(val.steps)
+        ys = val.sign * np.asarray(val.raw)
+        if spe:
+            proj = project_tail(xs / spe, ys, 1.0, "epoch")
+            proj2 = project_tail(xs / spe, ys, 2.0, "epoch")
+        elif end > 0:
+            proj = project_tail(xs / end, ys, 0.25, "run")
+            proj2 = project_tail(xs / end, ys, 0.5, "run")
+    epochs_seen = run.epochs_seen
+    if epochs_seen is None and spe:
+        epochs_seen = end / spe
     return Features(
         primary=primary,
         train_loss=tl,
@@ -348,15 +606,24 @@ def compute(run: Run) -> Features:
         train_metric=tm,
         val_metric=vm,
         metric_name=run.val_metric.name if run.val_metric is not None else None,
-        epochs_seen=run.epochs_seen,
-        best_epoch=best_epoch,
+        epochs_seen=epochs_seen,
+        best_epoch=best_epoch if best_epoch is not None or not spe or val is None else val.best_step / spe,
         last_step=end,
         n_val_points=val.n if val is not None else 0,
         gap_final=gap_final,
         gap_at_best=gap_at_best,
         gap_first=gap_first,
-        loss_metric_disagree=disagree,
+        gap_widening=widening,
+        loss_gap_final=loss_gap_final,
+        loss_gap_at_best=loss_gap_at_best,
+        loss_metric_disagree=_disagree(vl, vm),
         first_nonfinite_step=nonfinite,
         train_spikes=_count_spikes(run.train_loss),
         x_unit=run.x_unit,
+        steps_per_epoch=spe,
+        projection=proj,
+        projection_2=proj2,
+        lrm=hp.learning_rate_multiplier,
+        n_epochs=hp.n_epochs if hp.n_epochs else (round(epochs_seen) if epochs_seen else None),
+        total_steps=_optimizer_steps(run, end, epochs_seen),
     )

@@ -1,0 +1,295 @@
+"""Fit ftdiag's verdict model on the labeled corpus and write its coefficients.
+
+    python benchmarks/fit_verdict_model.py [--corpus ../shared/corpus/labeled] [--check]
+
+The model is a multinomial logistic regression (L2, C=1 on standardized
+inputs, classes weighted to equal total weight) over the handful of named
+inputs of :func:`ftdiag.diagnosis.verdict_inputs`. Two models are fitted:
+``with_hyperparameters`` (used when the user gave the learning-rate multiplier
+and the amount of training is known) and ``curves_only``. Runs with fewer than
+3 validation points are left out (ftdiag calls them inconclusive).
+
+Then a temperature (and a thin-evidence factor that divides the logits more
+when the curve has few points) is fitted on leave-one-task-out predictions, so
+that the stated confidence matches the accuracy on tasks the model has not
+seen. The coefficients go to ``src/ftdiag/_verdict_model.py``; ``--check``
+only prints the leave-one-task-out figures.
+
+No per-task or per-file rule: the task name is used only to hold tasks out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from ftdiag import hyperparams as hpm  # noqa: E402
+from ftdiag.diagnosis import LABELS, MIN_VAL_POINTS, verdict_inputs  # noqa: E402
+from ftdiag.features import Features, compute  # noqa: E402
+from ftdiag.formats import read_path  # noqa: E402
+from ftdiag.run import Run  # noqa: E402
+
+DEFAULT = ROOT.parent / "shared" / "corpus" / "labeled"
+OUT = ROOT / "src" / "ftdiag" / "_verdict_model.py"
+
+# The inputs of each model. Chosen by forward selection leaving one task out
+# (each kept input raised the held-out balanced accuracy), then trimmed to
+# what a reader can check in the evidence.
+FEATURES: dict[str, list[str]] = {
+    "with_hyperparameters": [
+        "training_budget",
+        "lr_multiplier",
+        "loss_gap",
+        "projected_gain",
+        "projection_sure",
+        "improvement",
+        "drop_since_best",
+    ],
+    "curves_only": [
+        "loss_gap",
+        "projected_gain",
+        "projection_sure",
+        "improvement",
+        "drop_since_best",
+        "best_position",
+    ],
+}
+# The thin-evidence factor divides the logits by (1 + a/(n_val - 2)): at most
+# 3, i.e. a 3-point curve is at most 4x less sure than a long one. Without the
+# bound the fit trades temperature against it to tell formats apart.
+MAX_THIN = 3.0
+C = 1.0  # inverse L2 strength on standardized inputs (scikit-learn's default)
+
+
+@dataclass
+class Item:
+    row: dict[str, str]
+    run: Run
+    features: Features
+    inputs: dict[str, float | None]
+
+    @property
+    def task(self) -> str:
+        return self.row["task"]
+
+    @property
+    def truth(self) -> str:
+        return self.row["truth_label"]
+
+    @property
+    def judged(self) -> bool:
+        return self.features.val is not None and self.features.n_val_points >= MIN_VAL_POINTS
+
+
+def hyperparameters(row: dict[str, str]) -> dict[str, float]:
+    """What a user would pass: the job's hyperparameters and the training-set size."""
+    from eval_labeled import hyperparameters as hp
+
+    return hp(row)
+
+
+def load(corpus: Path) -> list[Item]:
+    with open(corpus / "truth.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    items = []
+    for row in rows:
+        hp = hpm.from_user(hyperparameters(row))
+        (run,) = read_path(corpus / row["file"])
+        run = run.with_hyperparameters(run.hyperparameters.merged(hp))
+        f = compute(run)
+        items.append(Item(row, run, f, verdict_inputs(f)))
+    return items
+
+
+def matrix(items: Sequence[Item], names: Sequence[str]) -> np.ndarray:
+    return np.array(
+        [[np.nan if it.inputs.get(n) is None else float(it.inputs[n]) for n in names] for it in items],  # type: ignore[arg-type]
+        dtype=np.float64,
+    )
+
+
+def fit_lr(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float = C) -> dict[str, Any]:
+    """Weighted multinomial logistic regression with an L2 penalty (not on the intercepts)."""
+    from scipy.optimize import minimize
+
+    mean = np.nanmean(x, axis=0)
+    scale = np.nanstd(x, axis=0)
+    scale[~(scale > 0)] = 1.0
+    z = np.where(np.isnan(x), 0.0, (x - mean) / scale)
+    n, d = z.shape
+    k = len(LABELS)
+    onehot = np.eye(k)[y]
+    w = w / w.mean()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        coef = theta[: k * d].reshape(k, d)
+        b = theta[k * d :]
+        logits = z @ coef.T + b
+        logits -= logits.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(logits).sum(axis=1))
+        logp = logits - lse[:, None]
+        val = -(w * (onehot * logp).sum(axis=1)).sum() + 0.5 / c * (coef**2).sum()
+        p = np.exp(logp)
+        g = (p - onehot) * w[:, None]
+        gcoef = g.T @ z + coef / c
+        gb = g.sum(axis=0)
+        return float(val), np.concatenate([gcoef.ravel(), gb])
+
+    res = minimize(loss, np.zeros(k * d + k), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+    coef = res.x[: k * d].reshape(k, d)
+    b = res.x[k * d :]
+    return {
+        "labels": list(LABELS),
+        "mean": [round(float(v), 6) for v in mean],
+        "scale": [round(float(v), 6) for v in scale],
+        "coef": [[round(float(v), 6) for v in row] for row in coef],
+        "intercept": [round(float(v), 6) for v in b],
+        "temperature": 1.0,
+        "thin": 0.0,
+    }
+
+
+def class_weights(items: Sequence[Item], y: np.ndarray) -> np.ndarray:
+    """Equal total weight per class, so the model aims at balanced accuracy."""
+    counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
+    return 1.0 / counts[y]
+
+
+def fit_model(items: Sequence[Item], names: Sequence[str]) -> dict[str, Any]:
+    judged = [it for it in items if it.judged]
+    x = matrix(judged, names)
+    y = np.array([LABELS.index(it.truth) for it in judged])
+    m = fit_lr(x, y, class_weights(judged, y))
+    m["features"] = list(names)
+    return m
+
+
+def logits_of(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    mean, scale = np.array(model["mean"]), np.array(model["scale"])
+    z = np.where(np.isnan(x), 0.0, (x - mean) / scale)
+    return z @ np.array(model["coef"]).T + np.array(model["intercept"])
+
+
+def fit_calibration(logits: np.ndarray, y: np.ndarray, n_val: np.ndarray) -> tuple[float, float]:
+    """Temperature t and thin-evidence factor a minimizing the log loss of
+    softmax(logits / (t * (1 + a / (n_val - 2))))."""
+    from scipy.optimize import minimize
+
+    thin = 1.0 / np.maximum(n_val - MIN_VAL_POINTS + 1, 1)
+
+    def nll(p: np.ndarray) -> float:
+        t, a = math.exp(p[0]), min(math.exp(p[1]), MAX_THIN)
+        s = logits / (t * (1 + a * thin))[:, None]
+        s = s - s.max(axis=1, keepdims=True)
+        logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        return float(-logp[np.arange(len(y)), y].mean())
+
+    res = minimize(nll, np.array([0.0, -3.0]), method="Nelder-Mead")
+    return round(math.exp(res.x[0]), 4), round(min(math.exp(res.x[1]), MAX_THIN), 4)
+
+
+def loto_logits(items: Sequence[Item], names: Sequence[str]) -> tuple[list[Item], np.ndarray, dict[str, dict[str, Any]]]:
+    """Leave-one-task-out logits of the judged runs (and the per-fold models)."""
+    judged = [it for it in items if it.judged]
+    out = np.zeros((len(judged), len(LABELS)))
+    folds: dict[str, dict[str, Any]] = {}
+    tasks = sorted({it.task for it in items})
+    for t in tasks:
+        m = fit_model([it for it in items if it.task != t], names)
+        folds[t] = m
+        idx = [i for i, it in enumerate(judged) if it.task == t]
+        if idx:
+            out[idx] = logits_of(m, matrix([judged[i] for i in idx], names))
+    return judged, out, folds
+
+
+def fit_all(items: Sequence[Item]) -> dict[str, dict[str, Any]]:
+    """Both models, each with its temperature fitted on held-out-task predictions."""
+    models: dict[str, dict[str, Any]] = {}
+    for name, names in FEATURES.items():
+        pool = [it for it in items if name != "with_hyperparameters" or it.inputs.get("training_budget") is not None]
+        judged, lg, _ = loto_logits(pool, names)
+        y = np.array([LABELS.index(it.truth) for it in judged])
+        nv = np.array([it.features.n_val_points for it in judged], dtype=np.float64)
+        t, a = fit_calibration(lg, y, nv)
+        m = fit_model(pool, names)
+        m["temperature"], m["thin"] = t, a
+        models[name] = m
+    return models
+
+
+def loto_models(items: Sequence[Item]) -> dict[str, dict[str, dict[str, Any]]]:
+    """For each held-out task, both models fitted (and calibrated) without it."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for t in sorted({it.task for it in items}):
+        out[t] = fit_all([it for it in items if it.task != t])
+    return out
+
+
+def write(models: dict[str, dict[str, Any]], path: Path = OUT) -> None:
+    lines = [
+        '"""Coefficients of the verdict model (generated: do not edit).',
+        "",
+        "Written by benchmarks/fit_verdict_model.py from ../shared/corpus/labeled;",
+        "see ftdiag.diagnosis for how they are used.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import Any",
+        "",
+        "MODELS: dict[str, dict[str, Any]] = {",
+    ]
+    for name, m in models.items():
+        lines.append(f"    {name!r}: {{")
+        for key in ("features", "labels", "mean", "scale", "coef", "intercept", "temperature", "thin"):
+            lines.append(f"        {key!r}: {m[key]!r},")
+        lines.append("    },")
+    lines.append("}")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", type=Path, default=DEFAULT)
+    ap.add_argument("--check", action="store_true", help="print leave-one-task-out figures, write nothing")
+    args = ap.parse_args()
+    items = load(args.corpus)
+    all_y = np.array([LABELS.index(it.truth) for it in items])
+    for name, names in FEATURES.items():
+        judged, lg, _ = loto_logits(items, names)
+        pred = {id(it): LABELS[int(np.argmax(v))] for it, v in zip(judged, lg, strict=True)}
+        rec = []
+        for k, lab in enumerate(LABELS):
+            members = [it for it, yy in zip(items, all_y, strict=True) if yy == k]
+            rec.append(sum(pred.get(id(it)) == lab for it in members) / len(members))
+        print(f"{name}: leave-one-task-out balanced accuracy {np.mean(rec):.3f} "
+              f"(recall {', '.join(f'{lab} {r:.3f}' for lab, r in zip(LABELS, rec, strict=True))}; "
+              "inconclusive counted wrong)")
+    if args.check:
+        return
+    models = fit_all(items)
+    write(models)
+    for name, m in models.items():
+        print(f"{name}: temperature {m['temperature']}, thin-evidence factor {m['thin']}")
+        for j, f in enumerate(m["features"]):
+            print(f"  {f:18s} " + " ".join(f"{m['coef'][k][j]:+.3f}" for k in range(len(LABELS))))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
