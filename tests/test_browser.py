@@ -154,3 +154,14 @@ def test_readable_on_a_phone(report: Path) -> None:
     # nothing wider than the screen: tables scroll inside their own box, images shrink
     assert info["pageWidth"] <= info["viewport"] + 1, info
     assert all(w > 0 for w in info["widths"])
+
+
+def test_prints_one_run_per_page(report: Path) -> None:
+    tmp = report.parent
+    pdf = tmp / "report.pdf"
+    res = run_chromium(tmp, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", report.as_uri())
+    assert res.returncode == 0 and pdf.exists(), res.stderr[-2000:]
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf.read_bytes()))
+    # the summary, then each of the two runs from a new page; none of them
+    # sprawls (the summary in at most two pages, a run in at most three)
+    assert 3 <= pages <= 2 + 3 * 2, pages
