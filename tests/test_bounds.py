@@ -168,9 +168,19 @@ def test_very_deep_directory_is_not_a_crash(tmp_path: Path) -> None:
         cur.mkdir()
     shutil.copy(SAMPLES / "reference_overfit.csv", cur / "training.log")
     shutil.copy(SAMPLES / "reference_overfit.csv", d / "a" / "training.log")
-    r = invoke("analyze", str(d), "--format", "json")
-    assert r.exit_code == 0, r.output
-    assert len(json.loads(r.stdout)["runs"]) == 1  # the shallow one; the deep one is beyond the walk
+    try:
+        r = invoke("analyze", str(d), "--format", "json")
+        assert r.exit_code == 0, r.output
+        assert len(json.loads(r.stdout)["runs"]) == 1  # the shallow one; the deep one is beyond the walk
+    finally:
+        # pytest's own clean-up of old temporary directories recurses and dies on
+        # a tree this deep (RecursionError at the end of every later session): undo it here
+        (cur / "training.log").unlink()
+        while cur != d:
+            for f in cur.iterdir():
+                f.unlink()
+            cur.rmdir()
+            cur = cur.parent
 
 
 def test_walk_into_a_huge_tree_stops_with_a_message(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
