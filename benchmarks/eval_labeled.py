@@ -23,7 +23,7 @@ import csv
 import math
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -303,45 +303,62 @@ def top_moves(results, policy=None, labels: Sequence[str] | None = None, cache: 
     return out
 
 
-def policy_grid() -> list:  # type: ignore[type-arg]
-    """The thresholds a leave-one-task-out fit may choose from (defaults included)."""
-    from ftdiag.advice import Policy
+def policy_blocks() -> dict[str, list[dict[str, object]]]:
+    """The thresholds a leave-one-task-out fit may choose from (defaults included),
+    by the verdict whose runs they affect. A run's move depends on one block only,
+    and the score is a weighted sum over runs, so each block is fitted on its own."""
+    underfit = [
+        {"few_steps_per_epoch": few, "underfit_many_epochs": many, "lrm_low": low, "lrm_room": room}
+        for few in (0.0, 2.0, 3.0, 4.0, 8.0)
+        for many in (2.0, 3.0, 4.0, 6.0, 99.0)
+        for low in (0.02, 0.05, 0.1)
+        for room in (0.1, 0.2, 0.5)
+    ]
+    return {
+        "overfit": [{"overfit_first": v} for v in ("learning_rate_multiplier", "n_epochs")],
+        "underfit": underfit,
+        "inconclusive": [{"lrm_far_above": v} for v in (1.0, 2.0, 5.0, 1e9)],
+    }
 
-    grid = []
-    for few in (0.0, 2.0, 3.0, 4.0, 8.0):
-        for many in (2.0, 3.0, 4.0, 6.0, 99.0):
-            for low in (0.02, 0.05, 0.1):
-                for room in (0.1, 0.2, 0.5):
-                    for first in ("learning_rate_multiplier", "n_epochs"):
-                        grid.append(Policy(few, many, low, room, first))
-    return grid
 
-
-def loto(rows: Sequence[dict[str, str]], results, moves_for: Callable[..., list[str]]) -> tuple[float, dict[str, float]]:  # type: ignore[no-untyped-def]
-    """Leave one task out: pick the policy best on the other tasks, score the held-out one.
+def loto(rows: Sequence[dict[str, str]], results, labels: Sequence[str] | None = None) -> tuple[float, dict[str, float]]:  # type: ignore[no-untyped-def]
+    """Leave one task out: fit the policy's thresholds on the other tasks, score the
+    held-out one. ``labels`` replaces the verdicts (e.g. by the true ones).
 
     Returns the label-balanced score of the pooled held-out moves, and each task's
     own label-balanced score.
     """
-    import numpy as np
+    from dataclasses import replace
 
-    grid = policy_grid()
-    cache: dict = {}  # type: ignore[type-arg]
+    from ftdiag.advice import DEFAULT_POLICY
+
+    used = [res.diagnosis.label for res in results] if labels is None else list(labels)
     good = [best_moves(r) for r in rows]
-    all_moves = [moves_for(results, p, cache) for p in grid]
-    hits = np.array([[m in g for m, g in zip(moves, good, strict=True)] for moves in all_moves], dtype=float)
-    truth = np.array([r["truth_label"] for r in rows])
-    task = np.array([r["task"] for r in rows])
+    truth = [r["truth_label"] for r in rows]
+    cache: dict = {}  # type: ignore[type-arg]
+    blocks = policy_blocks()
+    # hits of every candidate of every block, on every run
+    hits = {
+        block: [[m in g for m, g in zip(top_moves(results, replace(DEFAULT_POLICY, **c), labels, cache), good, strict=True)] for c in cands]
+        for block, cands in blocks.items()
+    }
+    tasks = sorted({r["task"] for r in rows})
     pooled: list[str] = [""] * len(rows)
     per_task = {}
-    for t in sorted(set(task.tolist())):
-        train = task != t
-        by_label = [hits[:, train & (truth == lab)].mean(axis=1) for lab in LABELS if (train & (truth == lab)).any()]
-        best = int(np.argmax(np.mean(by_label, axis=0)))
-        test = np.flatnonzero(task == t)
-        for i in test:
-            pooled[i] = all_moves[best][i]
-        per_task[t] = advice_score([rows[i] for i in test], [pooled[i] for i in test])[0]
+    for t in tasks:
+        chosen: dict[str, object] = {}
+        train = [i for i, r in enumerate(rows) if r["task"] != t]
+        w = Counter(truth[i] for i in train)
+        for block, cands in blocks.items():
+            mine = [i for i in train if used[i] == block]
+            best = max(range(len(cands)), key=lambda k: sum(hits[block][k][i] / w[truth[i]] for i in mine))
+            chosen.update(cands[best])
+        policy = replace(DEFAULT_POLICY, **chosen)  # type: ignore[arg-type]
+        test = [i for i, r in enumerate(rows) if r["task"] == t]
+        moves = top_moves([results[i] for i in test], policy, None if labels is None else [labels[i] for i in test])
+        for i, m in zip(test, moves, strict=True):
+            pooled[i] = m
+        per_task[t] = advice_score([rows[i] for i in test], moves)[0]
     return advice_score(rows, pooled)[0], per_task
 
 
@@ -361,14 +378,13 @@ def print_advice(rows: Sequence[dict[str, str]], results) -> None:  # type: igno
         + "  ".join(f"{t} {oper[t]:.3f}" for t in LABELS if t in oper)
         + ")"
     )
-    pooled, per_task = loto(rows, results, lambda res, p, cache: top_moves(res, p, None, cache))
+    pooled, per_task = loto(rows, results)
     print(
         f"leave-one-task-out (thresholds refit on the other tasks): {pooled:.3f}  ("
         + "  ".join(f"{t} {v:.3f}" for t, v in per_task.items())
         + ")"
     )
-    moves_true = lambda res, p, cache: top_moves(res, p, truth_labels, cache)  # noqa: E731
-    pooled_t, per_task_t = loto(rows, results, moves_true)
+    pooled_t, per_task_t = loto(rows, results, truth_labels)
     print(
         f"leave-one-task-out given the true verdict: {pooled_t:.3f}  ("
         + "  ".join(f"{t} {v:.3f}" for t, v in per_task_t.items())

@@ -322,3 +322,13 @@ def test_eval_advice_score_is_label_balanced() -> None:
     score, per = ev.advice_score(rows, ["keep", "keep", "keep", "n_epochs:decrease", "keep"])
     assert per == {"good_fit": 2 / 3, "overfit": 1.0, "underfit": 0.0}
     assert math.isclose(score, (2 / 3 + 1.0) / 3)
+
+
+def test_too_short_to_judge_far_above_the_range_lowers_the_multiplier_first() -> None:
+    run = epoch_run([0.5, 0.6], [0.5, 0.55], platform="openai", n_epochs=2, learning_rate_multiplier=5.0)
+    recs = advise(run, "inconclusive")
+    assert (recs[0].parameter, recs[0].action, recs[0].suggested) == ("learning_rate_multiplier", "decrease", 2.5)
+    assert "25 times" in recs[0].reason and recs[1].rule == "inconclusive.more_epochs"
+    # within the range: train longer so that the next run can be judged
+    run = epoch_run([0.5, 0.6], [0.5, 0.55], platform="openai", n_epochs=2, learning_rate_multiplier=0.2)
+    assert advise(run, "inconclusive")[0].rule == "inconclusive.more_epochs"
