@@ -207,3 +207,18 @@ def test_readme_sample_report_command(in_root: Path, tmp_path: Path) -> None:
     assert (ROOT / "docs" / "sample_report.html").is_file() and (ROOT / "docs" / "sample_report.md").is_file()
     for link in re.findall(r"\]\((docs/[^)]+)\)", readme):
         assert (ROOT / link).is_file(), link
+
+
+def test_reports_bound_the_number_of_plots(in_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftdiag.render import plots
+
+    monkeypatch.setattr(plots, "MAX_REPORT_PLOTS", 1)
+    r = invoke("report", *SWEEP[:2], "-o", str(tmp_path / "r.md"))
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "r.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links == ["r-plots/sweep-curves.png", "r-plots/reference_underfit_csv.png"]
+    assert sorted(p.name for p in (tmp_path / "r-plots").iterdir()) == ["reference_underfit_csv.png", "sweep-curves.png"]
+    r = invoke("report", *SWEEP[:2], "-o", str(tmp_path / "r.html"))
+    text = (tmp_path / "r.html").read_text()
+    assert text.count("<img ") == 2 and "Plots are drawn for the first 1 runs only" in text

@@ -133,12 +133,14 @@ def render_html(
     images: Mapping[int, Sequence[Image]] | None = None,
     sweep_images: Sequence[Image] = (),
     title: str = "ftdiag report",
+    note: str = "",
 ) -> str:
     """The report as one HTML document; ``images[i]`` are run i's embedded plots."""
     images = images or {}
     counts = {k: sum(r.label == k for r in results) for k in ("overfit", "good_fit", "underfit", "inconclusive")}
     ctx = {
         "title": title,
+        "note": note,
         "version": __version__,
         "counts": ", ".join(f"{n} {w.verdict(k).lower()}" for k, n in counts.items() if n),
         "runs": [_run_context(i, r, images.get(i, ())) for i, r in enumerate(results)],
@@ -161,7 +163,7 @@ def report_html(
 
     opts = options or p.PlotOptions()
     images: dict[int, list[Image]] = {}
-    for i, r in enumerate(results):
+    for i, r in enumerate(results[: p.MAX_REPORT_PLOTS]):
         png = p.figure_bytes(p.run_figure(r, opts.smoothing), "png", opts.dpi)
         images[i] = [Image.png(png, f"loss and task metric of {r.run.name}, verdict {w.verdict(r.label).lower()}")]
     sweep: list[Image] = []
@@ -174,4 +176,10 @@ def report_html(
             sweep.append(
                 Image.png(p.figure_bytes(hp, "png", opts.dpi), "best validation value against each varied hyperparameter")
             )
-    return render_html(results, failures, images, sweep)
+    note = ""
+    if len(results) > p.MAX_REPORT_PLOTS:
+        note = (
+            f"Plots are drawn for the first {p.MAX_REPORT_PLOTS} runs only; "
+            "ftdiag plot PATH... -o DIR draws every run."
+        )
+    return render_html(results, failures, images, sweep, note=note)

@@ -59,6 +59,9 @@ SWEEP_COLOURS = (
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
 MAX_LEGEND_RUNS = 12
+# A report draws a figure for at most this many runs (about a second each);
+# ``ftdiag plot`` draws every run.
+MAX_REPORT_PLOTS = 50
 
 # gids let tests (and people reading the SVG) find the meaningful artists
 GID_BEST = "best-validation"

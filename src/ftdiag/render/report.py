@@ -52,10 +52,11 @@ def markdown_report(
     png_only = p.PlotOptions(smoothing=opts.smoothing, formats=("png",), dpi=opts.dpi)
     pdir = plots_dir_for(out)
     ins = list(inputs)
-    per_run = p.write_run_plots(results, pdir, png_only, ins)
+    # only the runs whose sections can be shown, and at most MAX_REPORT_PLOTS
+    per_run = p.write_run_plots(results[: min(p.MAX_REPORT_PLOTS, _shown(results, failures))], pdir, png_only, ins)
     images = {
         i: [(f"plot of {r.run.name}: {w.verdict(r.label).lower()}", f"{pdir.name}/{files[0].name}")]
-        for i, (r, files) in enumerate(zip(results, per_run, strict=True))
+        for i, (r, files) in enumerate(zip(results, per_run, strict=False))
     }
     written = [f for files in per_run for f in files]
     sweep_images: list[tuple[str, str]] = []
@@ -68,6 +69,14 @@ def markdown_report(
         }
         sweep_images = [(alts.get(f.stem, f.stem), f"{pdir.name}/{f.name}") for f in sweep_files]
     return report(results, failures, images, sweep_images), written
+
+
+def _shown(results: Sequence[RunResult], failures: Sequence[Failure]) -> int:
+    """How many run sections the Markdown report has room for (with their image links)."""
+    from .markdown import report
+
+    text = report(results, failures, {i: [("plot of a run: verdict", "r-plots/" + "x" * 60 + ".png")] for i in range(len(results))})
+    return sum(1 for line in text.splitlines() if line.startswith("## ") and line != "## Errors")
 
 
 def write_report(
