@@ -381,6 +381,10 @@ def _alarm(signum: int, frame: Any) -> None:
     raise _Timeout()
 
 
+# characters that must never reach the terminal raw (see ftdiag.render._safe)
+_UNSAFE_OUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def check(result: Any, fmt: str, display: str) -> Outcome:
     """Classify one CLI outcome (a click Result)."""
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -403,6 +407,11 @@ def check(result: Any, fmt: str, display: str) -> Outcome:
                 return Outcome("crash", f"exit 0 with a malformed JSON report: {type(e).__name__}: {e}")
         elif not result.stdout.strip():
             return Outcome("crash", "exit 0 with no output")
+        elif fmt == "html" and "<html" not in result.stdout[:2000].lower():
+            return Outcome("crash", "exit 0 without an HTML document")
+        bad = _UNSAFE_OUT.search(result.stdout) or _UNSAFE_OUT.search(result.stderr)
+        if bad:
+            return Outcome("crash", f"unneutralized character {bad.group(0)!r} in the output")
         if any(not ln.startswith("ftdiag: warning: ") for ln in err_lines):
             return Outcome("crash", f"exit 0 with something else than warnings on stderr: {result.stderr[:500]}")
         return Outcome("result")
@@ -410,20 +419,36 @@ def check(result: Any, fmt: str, display: str) -> Outcome:
         errors = [ln for ln in err_lines if ln.startswith("ftdiag: error: ")]
         if len(errors) != 1 or len(err_lines) != 1:
             return Outcome("crash", f"exit 2 without exactly one error line:\n{result.stderr[:2000]}")
-        if display not in errors[0]:
+        if _UNSAFE_OUT.search(errors[0]):
+            return Outcome("crash", f"unneutralized character in the error line: {errors[0][:300]!r}")
+        if display not in errors[0] and _safe_display(display) not in errors[0]:
             return Outcome("crash", f"error line does not name the input {display!r}: {errors[0][:300]}")
         return Outcome("error")
     return Outcome("crash", f"exit {code}:\n{result.stderr[:3000]}")
 
 
-def run_one(data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, timeout: float) -> tuple[Outcome, Any]:
+def _safe_display(display: str) -> str:
+    from ftdiag.render._safe import term
+
+    return term(display)
+
+
+def command_for(fmt: str, target: str, forced: str | None) -> list[str]:
+    """``analyze TARGET --format FMT`` (or, for html, the report command)."""
+    args = ["report", target, "--format", "html", "--no-plots"] if fmt == "html" else ["analyze", target, "--format", fmt]
+    return args + (["--input-format", forced] if forced else [])
+
+
+def run_one(
+    data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, timeout: float, forced: str | None = None
+) -> tuple[Outcome, Any]:
     runner = CliRunner()
     if via_stdin:
-        args, display, stdin = ["analyze", "-", "--format", fmt], "<stdin>", data
+        args, display, stdin = command_for(fmt, "-", forced), "<stdin>", data
     else:
         path = workdir / name
         path.write_bytes(data)
-        args, display, stdin = ["analyze", str(path), "--format", fmt], str(path), None
+        args, display, stdin = command_for(fmt, str(path), forced), str(path), None
     if timeout and hasattr(signal, "setitimer"):
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -443,14 +468,14 @@ def run_one(data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, ti
     return check(result, fmt, display), result
 
 
-def _debug_traceback(data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path) -> str:
+def _debug_traceback(data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, forced: str | None) -> str:
     runner = CliRunner(env={"FTDIAG_DEBUG": "1"})
     if via_stdin:
-        r = runner.invoke(cli, ["analyze", "-", "--format", fmt], input=data)
+        r = runner.invoke(cli, command_for(fmt, "-", forced), input=data)
     else:
         p = workdir / name
         p.write_bytes(data)
-        r = runner.invoke(cli, ["analyze", str(p), "--format", fmt])
+        r = runner.invoke(cli, command_for(fmt, str(p), forced))
     return r.stderr[-6000:]
 
 
@@ -483,6 +508,9 @@ def fuzz(
     rng = random.Random(seed)
     stats = Stats()
     names = sorted(MUTATORS)
+    from ftdiag.formats import all_readers
+
+    file_readers = sorted(r.name for r in all_readers().values() if not r.directories)
     canary = Path(tempfile.gettempdir()) / CANARY_NAME
     canary.unlink(missing_ok=True)
     start = time.perf_counter()
@@ -502,11 +530,15 @@ def fuzz(
                 m = rng.choice(names)
                 data = MUTATORS[m](data, rng)
                 chain.append(m)
-            fmt = rng.choice(["text", "json", "json", "markdown"])
+            fmt = rng.choices(["text", "json", "markdown", "html"], weights=[30, 40, 25, 5])[0]
             via_stdin = rng.random() < 0.05
+            # sometimes the wrong reader is forced on the file (--input-format)
+            forced = rng.choice(file_readers) if file_readers and rng.random() < 0.1 else None
+            if forced:
+                chain.append(f"--input-format {forced}")
             name = f"in{i % 7}_{s.path.name}"
             t0 = time.perf_counter()
-            outcome, _ = run_one(data, name, fmt, via_stdin, workdir, timeout)
+            outcome, _ = run_one(data, name, fmt, via_stdin, workdir, timeout, forced)
             dt = time.perf_counter() - t0
             stats.inputs += 1
             for m in chain:
@@ -529,7 +561,7 @@ def fuzz(
                     stats.crashes += 1
                     detail = outcome.detail
                     if "Traceback" not in detail:
-                        detail += "\n" + _debug_traceback(data, name, fmt, via_stdin, workdir)
+                        detail += "\n" + _debug_traceback(data, name, fmt, via_stdin, workdir, forced)
                 sig = f"{outcome.kind}: {_signature(detail)}"
                 if sig not in stats.crash_kinds:
                     repro = "(not saved)"
@@ -540,7 +572,8 @@ def fuzz(
                         Path(repro).write_bytes(data)
                         Path(repro + ".info").write_text(
                             f"seed file: {s.path}\nmutations: {' + '.join(chain)}\n"
-                            f"command: ftdiag analyze {'- (stdin)' if via_stdin else 'FILE'} --format {fmt}\n"
+                            f"command: ftdiag {' '.join(command_for(fmt, '-' if via_stdin else 'FILE', forced))}"
+                            f"{' (stdin)' if via_stdin else ''}\n"
                             f"input #{i} of --seed {seed}\n\n{detail}\n"
                         )
                     stats.crash_kinds[sig] = repro

@@ -31,6 +31,8 @@ from ..mapping import apply_mapping
 from ..run import Run, Series
 from . import WEAK, Reader
 from ._common import require_curve, series_from_points
+from ._json import depth_exceeds
+from ._json import loads as load_json
 from ._names import assign_roles, parse_name
 from ._source import Source
 from ._table import header_of, read_table
@@ -177,7 +179,7 @@ def _from_jsonl(source: Source, warnings: list[str]) -> _Columns:
         except (ValueError, RecursionError):
             bad.append(lineno)
             continue
-        if not isinstance(obj, dict):
+        if not isinstance(obj, dict) or depth_exceeds(obj):
             bad.append(lineno)
             continue
         cols.add_row(_flatten(obj))
@@ -192,15 +194,7 @@ def _from_jsonl(source: Source, warnings: list[str]) -> _Columns:
 
 
 def _from_json(source: Source) -> _Columns:
-    try:
-        doc = json.loads(source.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(
-            source.display, f"invalid JSON ({e.msg}); is the file truncated or still being written?",
-            where=f"line {e.lineno}, column {e.colno}",
-        ) from None
-    except RecursionError:
-        raise InputError(source.display, "JSON nested too deeply") from None
+    doc = load_json(source.read_text(), source.display, hint="; is the file truncated or still being written?")
     cols = _Columns()
     if isinstance(doc, dict) and any(isinstance(v, list) for v in doc.values()):
         lists = {k: v for k, v in doc.items() if isinstance(v, list)}
@@ -266,7 +260,7 @@ def read(source: Source) -> list[Run]:
         first = text.split("\n", 1)[0].strip()
         try:
             jsonl = isinstance(json.loads(first), dict) and "\n" in text.strip()
-        except ValueError:
+        except (ValueError, RecursionError):
             jsonl = False
         cols = _from_jsonl(source, warnings) if jsonl else _from_json(source)
     else:
