@@ -164,3 +164,37 @@ def test_undecodable_file_name_does_not_crash(tmp_path: Path) -> None:
         r = CliRunner().invoke(cli, ["analyze", str(p), "--format", fmt])
         assert r.exit_code == 0, r.output
         assert "\\udcff" in r.stdout
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        self.tags.append(tag)
+        self.attrs += [f"{k}={v}" for k, v in attrs if k.startswith("on") or (v or "").startswith("javascript")]
+
+
+def _report_tags(p: Path) -> tuple[list[str], list[str], str]:
+    r = CliRunner().invoke(cli, ["report", str(p), "--format", "html"])
+    assert r.exit_code == 0, r.output
+    t = _Tags()
+    t.feed(r.stdout)
+    return sorted(t.tags), t.attrs, r.stdout
+
+
+@pytest.mark.parametrize("filename", NAMES[:2])
+def test_names_in_html_report(tmp_path: Path, filename: str) -> None:
+    """The same report for a hostile run and a plain one has exactly the same elements."""
+    (tmp_path / "h").mkdir()
+    (tmp_path / "p").mkdir()
+    hostile = _hostile_keras(tmp_path / "h", filename)
+    plain = tmp_path / "p" / "plain.csv"
+    plain.write_text(re.sub(r"[^\x20-\x7e\n]|[<>|`]", "", hostile.read_text()))
+    tags_h, attrs_h, text = _report_tags(hostile)
+    tags_p, _, _ = _report_tags(plain)
+    assert tags_h == tags_p
+    assert attrs_h == []
+    assert not UNSAFE.search(text.replace("\n", "").replace("\t", ""))

@@ -103,8 +103,9 @@ def read_source(source: Source, input_format: str | None = None) -> list[Run]:
         if not runs:
             raise InputError(source.display, f"no training run found in this {reader.name} file")
     except InputError as e:
-        if source.notes:  # an over-long line skipped may be why nothing was found
-            e.args = (f"{e.args[0]} ({'; '.join(source.notes)})",)
+        why = source.long_lines_message()
+        if why:  # an over-long line skipped is the likely reason nothing was found
+            e.args = (f"{source.display}: {why}; without it: {e.detail}",)
         raise
     if source.notes:
         runs = [r.with_warnings(n for n in source.notes if n not in r.warnings) for r in runs]

@@ -102,6 +102,7 @@ class Source:
     # warnings met while reading (over-long lines); attached to every run read
     notes: list[str] = field(default_factory=list)
     _long_lines: list[tuple[int, int]] = field(default_factory=list, repr=False)
+    _line_cap: int = field(default=0, repr=False)
     # an explicit ftdiag.mapping.ColumnMapping, set by ftdiag.inputs: lets the
     # generic reader accept columns named only on the command line
     mapping: Any = field(default=None, repr=False)
@@ -148,11 +149,17 @@ class Source:
         if self._data is not None and self.limit is None and len(self._data) <= cap:
             return self._data
         try:
-            with self.open_binary() as fh:
-                data = fh.read(cap + 1)
-        except OSError as e:
-            raise InputError(self.display, f"cannot read file ({e.strerror or e})") from None
-        if len(data) > cap:
+            size = self.size
+        except OSError:
+            size = 0
+        data = b""
+        if size <= cap:  # (a file growing meanwhile is caught by reading one byte more)
+            try:
+                with self.open_binary() as fh:
+                    data = fh.read(cap + 1)
+            except OSError as e:
+                raise InputError(self.display, f"cannot read file ({e.strerror or e})") from None
+        if size > cap or len(data) > cap:
             raise InputError(
                 self.display,
                 f"the file is {human_size(max(self.size, len(data)))}, more than the "
@@ -207,7 +214,19 @@ class Source:
         finally:
             text.close()
 
+    def long_lines_message(self) -> str | None:
+        """Why lines were skipped, for an error message (None if none was)."""
+        if not self._long_lines:
+            return None
+        n, length = self._long_lines[0]
+        more = f" (and {len(self._long_lines) - 1} more such line(s))" if len(self._long_lines) > 1 else ""
+        return (
+            f"line {n} is {human_size(length)} long{more}, more than the {human_size(self._line_cap)} "
+            "ftdiag reads per line (set FTDIAG_MAX_LINE_KB to raise the limit)"
+        )
+
     def _note_long_line(self, lineno: int, length: int, cap: int) -> None:
+        self._line_cap = cap
         self._long_lines.append((lineno, length))
         if len(self._long_lines) == 1:
             self.notes.append(
