@@ -77,6 +77,9 @@ SMALL_LOSS_GAP = math.log(1.15)
 # An accuracy-like task metric this low on the *training* data means the model
 # has not fit even what it has seen (the seed's 60%/58% case).
 LOW_TRAIN_ACCURACY = 0.7
+# Training loss that fell less than 10% over the whole run, with validation
+# never moving beyond noise: nothing is being learned.
+NOT_LEARNING = 0.10
 # The confidence given to such a clear case: the share of them that are right
 # on the labeled corpus, rounded down (see benchmarks/eval_labeled.py).
 CLEAR_CONFIDENCE = 0.6
@@ -235,11 +238,14 @@ def clear_case(f: Features) -> str | None:
     (Prechelt GL above 5%). Underfit: the best is in the last quarter, the tail
     fit predicts a gain of more than 2 noise units from more training with its
     whole 95% interval above zero, and validation loss is still within 15% of
-    training loss; or the training accuracy is below 70% with validation close
-    to training (the model has not fit even what it has seen). Good fit:
+    training loss (or none was logged); or nothing learned (validation never
+    moved beyond noise, training loss fell less than 10%); or the training
+    accuracy is below 70% with validation close to training (the model has not
+    fit even what it has seen). Good fit:
     validation within 2 noise units of its best, the tail fit predicting less
     than 2 noise units from more training, and a model that has fit its
-    training data (loss gap beyond 15%, training accuracy at least 70%).
+    training data (loss gap beyond 15%, training accuracy at least 70%), and no
+    significant rise at the tail (Mann-Kendall p < 0.1).
     """
     val = f.val
     assert val is not None
@@ -261,10 +267,18 @@ def clear_case(f: Features) -> str | None:
         and p.low > 0
         and val.noise_smoothed > 0
         and p.gain > NOISE_UNITS * val.noise_smoothed
-        and f.loss_gap_final is not None
-        and f.loss_gap_final < SMALL_LOSS_GAP
+        and (f.loss_gap_final is None or f.loss_gap_final < SMALL_LOSS_GAP)
     ):
         return "underfit"
+    tl = f.train_loss
+    if (
+        val.improvement_noise < NOISE_UNITS
+        and tl is not None
+        and tl.first > 0
+        and tl.last > (1 - NOT_LEARNING) * tl.first
+    ):
+        return "underfit"  # nothing learned: validation never moved, training loss barely fell
+    still_improving = val.tail_tau > 0 and val.tail_p < TREND_P
     train = f.train_metric
     small_gap = f.loss_gap_final is not None and f.loss_gap_final < SMALL_LOSS_GAP
     if (
@@ -283,6 +297,7 @@ def clear_case(f: Features) -> str | None:
         and val.noise_smoothed > 0
         and abs(p.gain) <= NOISE_UNITS * val.noise_smoothed
         and not small_gap
+        and not still_improving
         and (train is None or not _is_acc(train) or train.last >= LOW_TRAIN_ACCURACY)
     ):
         return "good_fit"
