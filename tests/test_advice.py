@@ -332,3 +332,11 @@ def test_too_short_to_judge_far_above_the_range_lowers_the_multiplier_first() ->
     # within the range: train longer so that the next run can be judged
     run = epoch_run([0.5, 0.6], [0.5, 0.55], platform="openai", n_epochs=2, learning_rate_multiplier=0.2)
     assert advise(run, "inconclusive")[0].rule == "inconclusive.more_epochs"
+
+
+def test_openai_epochs_are_inferred_from_steps_batch_and_examples() -> None:
+    for row in _truth_rows("openai", 2):
+        hp = {"batch_size": float(row["batch_size"]), "n_examples": float(row["n_train_examples"])}
+        res = ftdiag.analyze(LABELED / row["file"], hyperparameters=hp)
+        ctx = context(res.run, res.features)
+        assert ctx.n_epochs_source == "inferred" and ctx.n_epochs == float(row["n_epochs"]), row["file"]

@@ -281,6 +281,9 @@ def context(run: Run, f: Features) -> Context:
     if spe is None and n_examples and batch:
         # drop_last=False, as OpenAI and the Trainer do: a partial batch is an update
         spe = float(math.ceil(n_examples / batch))
+        if n_epochs is None and run.x_unit == "step" and f.last_step >= spe:
+            # a step-only log (OpenAI) of a finished run: its length in epochs
+            n_epochs, ep_src = float(max(1, round(f.last_step / spe))), "inferred"
     # --- learning rate ----------------------------------------------------------------
     lr, lr_src, is_mult = hp.learning_rate_multiplier, None, True
     if lr is not None:

@@ -64,8 +64,9 @@ def change(rec: Recommendation) -> str:
     name = rec.platform_parameter or rec.parameter
     if rec.action == "keep":
         return f"keep {name}" + (f" = {number(rec.current)}" if rec.current is not None else "")
-    if rec.current is None and rec.suggested is None:
-        return f"{rec.action} {name}"
+    if rec.current is None or rec.suggested is None:
+        # the current value is unknown: the relative change (x0.5, +1..2) instead
+        return f"{rec.action} {name}" + (f" ({rec.change})" if rec.change else "")
     return f"{rec.action} {name}: {number(rec.current)} -> {number(rec.suggested)}"
 
 

@@ -36,6 +36,8 @@ def render(results: list[RunResult], failures: list[Failure], color: bool = Fals
                 name = rec.platform_parameter or rec.parameter
                 if rec.action == "keep":
                     change = f"keep {name} = {_value(rec.current)}"
+                elif rec.current is None or rec.suggested is None:
+                    change = f"{rec.action} {name}" + (f" ({rec.change})" if rec.change else "")
                 else:
                     change = f"{rec.action} {name}: {_value(rec.current)} -> {_value(rec.suggested)}"
                 tag = "*" if j == 0 else " "
