@@ -8,14 +8,16 @@ json module writes bare ``NaN``/``Infinity``, which are accepted here.
 
 from __future__ import annotations
 
+import math
 import re
+from itertools import compress, repeat
 from typing import Any
 
 from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, is_finite_number, looks_like_task_metric, make_series
 from . import CERTAIN, Reader
-from ._json import loads
+from ._json import loads_document
 from ._source import Source
 
 _EVAL_SKIP = re.compile(r"^eval_(runtime|samples_per_second|steps_per_second|loss)$")
@@ -40,12 +42,34 @@ def _num(v: Any) -> float | None:
     return None
 
 
+_ONLY_FLOAT = frozenset({float})
+_ONLY_INT = frozenset({int})
+_ONLY_DICT = frozenset({dict})
+
+
+def _column(entries: list[dict[str, Any]], key: str) -> list[float | None]:
+    """``_num(e.get(key))`` for every entry; plain floats pass at C speed."""
+    raw: list[Any] = list(map(dict.get, entries, repeat(key)))
+    if _ONLY_FLOAT.issuperset(map(type, raw)):
+        return raw
+    if _ONLY_INT.issuperset(map(type, raw)):
+        return list(map(float, raw))
+    return [v if type(v) is float else float(v) if type(v) is int else _num(v) for v in raw]
+
+
 def _choose_metric(evals: list[dict[str, Any]], best_hint: str | None) -> str | None:
-    keys: dict[str, int] = {}
-    for e in evals:
-        for k, v in e.items():
-            if k.startswith("eval_") and not _EVAL_SKIP.match(k) and _num(v) is not None:
-                keys[k] = keys.get(k, 0) + 1
+    # each eval metric with the number of entries where it is a number, in the
+    # order of its first numeric occurrence (entry by entry, key by key)
+    found: list[tuple[int, int, str, int]] = []
+    for k in {k for keys in {tuple(e) for e in evals} for k in keys}:
+        if not k.startswith("eval_") or _EVAL_SKIP.match(k):
+            continue
+        col = _column(evals, k)
+        count = len(col) - col.count(None)
+        if count:
+            first = next(i for i, v in enumerate(col) if v is not None)
+            found.append((first, list(evals[first]).index(k), k, count))
+    keys = {k: count for _, _, k, count in sorted(found)}
     if not keys:
         return None
     for k in _PREFERRED:
@@ -55,6 +79,18 @@ def _choose_metric(evals: list[dict[str, Any]], best_hint: str | None) -> str | 
         return f"eval_{best_hint}"
     task = [k for k in keys if looks_like_task_metric(k)]
     return sorted(task, key=lambda k: -keys[k])[0] if task else None
+
+
+def _kind(keys: tuple[str, ...]) -> str:
+    """What a log_history entry is, from its keys alone."""
+    has_eval = any(k.startswith("eval_") for k in keys)
+    if "loss" in keys and not has_eval:
+        return "train"
+    if has_eval:
+        return "eval"
+    if "train_runtime" in keys or "train_loss" in keys:
+        return "summary"
+    return ""
 
 
 def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "hf_trainer_state") -> list[Run]:
@@ -67,40 +103,60 @@ def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "
             "log_history is empty: nothing was logged (logging_steps "
             f"{state.get('logging_steps', '?')} vs max_steps {state.get('max_steps', '?')})",
         )
-    train: list[dict[str, Any]] = []
-    evals: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {}
-    for entry in history:
-        if not isinstance(entry, dict):
-            continue
-        if "loss" in entry and not any(k.startswith("eval_") for k in entry):
-            train.append(entry)
-        elif any(k.startswith("eval_") for k in entry):
-            evals.append(entry)
-        elif "train_runtime" in entry or "train_loss" in entry:
-            summary = entry
+    # an entry's kind follows from its keys, and entries from one logger share
+    # their keys: classify each distinct key tuple once
+    entries = history if _ONLY_DICT.issuperset(map(type, history)) else [e for e in history if isinstance(e, dict)]
+    key_tuples = list(map(tuple, entries))
+    kinds = {keys: _kind(keys) for keys in set(key_tuples)}
 
-    def series(entries: list[dict[str, Any]], key: str, name: str | None = None) -> Series | None:
-        steps, values, epochs = [], [], []
-        for i, e in enumerate(entries):
-            v = _num(e.get(key))
-            if v is None:
-                continue
-            st = _num(e.get("step"))
-            steps.append(st if st is not None else float(i + 1))
-            values.append(v)
-            ep = _num(e.get("epoch"))
-            epochs.append(ep if ep is not None else float("nan"))
-        if not values:
+    def of_kind(kind: str) -> list[dict[str, Any]]:
+        flags = {keys: k == kind for keys, k in kinds.items()}
+        return list(compress(entries, map(flags.__getitem__, key_tuples)))
+
+    train, evals, summaries = of_kind("train"), of_kind("eval"), of_kind("summary")
+    summary: dict[str, Any] = summaries[-1] if summaries else {}
+
+    # step and epoch of every entry, computed once per group (200,000 entries
+    # make this the reader's main cost)
+    axes: dict[int, tuple[list[float], list[float]]] = {}
+
+    def axis(entries: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+        if id(entries) not in axes:
+            st_col, ep_col = _column(entries, "step"), _column(entries, "epoch")
+            steps: list[float] = (
+                [st if st is not None else float(i + 1) for i, st in enumerate(st_col)]
+                if None in st_col
+                else st_col  # type: ignore[assignment]
+            )
+            epochs: list[float] = (
+                [ep if ep is not None else float("nan") for ep in ep_col]
+                if None in ep_col
+                else ep_col  # type: ignore[assignment]
+            )
+            axes[id(entries)] = (steps, epochs)
+        return axes[id(entries)]
+
+    def series(
+        entries: list[dict[str, Any]], key: str, name: str | None = None, col: list[float | None] | None = None
+    ) -> Series | None:
+        vals = _column(entries, key) if col is None else col
+        n_ok = len(vals) - vals.count(None)
+        if not n_ok:
             return None
-        return make_series(name or key, steps, values, epochs)
+        steps, epochs = axis(entries)
+        if n_ok == len(vals):
+            return make_series(name or key, steps, vals, epochs)  # type: ignore[arg-type]
+        keep = [i for i, v in enumerate(vals) if v is not None]
+        values = [v for v in vals if v is not None]
+        return make_series(name or key, [steps[i] for i in keep], values, [epochs[i] for i in keep])
 
     best_hint = None
     ckpt = state.get("best_model_checkpoint")
     metric_key = _choose_metric(evals, best_hint)
     train_metric_key = None
+    train_keys = [keys for keys, kind in kinds.items() if kind == "train"]
     for k in ("mean_token_accuracy", "accuracy", "train_accuracy"):
-        if any(k in e for e in train):
+        if any(k in keys for keys in train_keys):
             train_metric_key = k
             break
     hp_values: dict[str, float] = {}
@@ -108,17 +164,23 @@ def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "
         v = _num(state.get(src))
         if v is not None and is_finite_number(v) and v > 0:
             hp_values[dst] = v
-    lrs = [lr for e in train if (lr := _num(e.get("learning_rate"))) is not None and is_finite_number(lr)]
+    lr_col = _column(train, "learning_rate")
+    present: list[float] = [x for x in lr_col if x is not None] if None in lr_col else lr_col  # type: ignore[assignment]
+    lrs = list(filter(math.isfinite, present))
     if lrs:
         hp_values["learning_rate"] = max(lrs)
     hp = Hyperparameters(**hp_values, sources={k: "log" for k in hp_values})
     extra: dict[str, Series] = {}
     for k in ("learning_rate", "grad_norm"):
-        s = series(train, k)
+        s = series(train, k, col=lr_col if k == "learning_rate" else None)
         if s is not None:
             extra[k] = s
     other_evals = {
-        k for e in evals for k in e if k.startswith("eval_") and k.endswith("_loss") and k != "eval_loss"
+        k
+        for keys, kind in kinds.items()
+        if kind == "eval"
+        for k in keys
+        if k.startswith("eval_") and k.endswith("_loss") and k != "eval_loss"
     }
     for k in sorted(other_evals):
         s = series(evals, k)
@@ -128,9 +190,12 @@ def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "
     n_ep = _num(state.get("num_train_epochs"))
     spe = max_steps / n_ep if max_steps and n_ep else None
     val_loss = series(evals, "eval_loss")
-    if val_loss is None and other_evals:
-        first = sorted(other_evals)[0]
-        val_loss = extra.pop(first)
+    if val_loss is None:
+        # the first other evaluation loss with numbers (one logged only as
+        # null is not in extra)
+        first = next((k for k in sorted(other_evals) if k in extra), None)
+        if first is not None:
+            val_loss = extra.pop(first)
     run = Run(
         source=display,
         format=fmt,
@@ -157,8 +222,8 @@ def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "
 
 
 def read(source: Source) -> list[Run]:
-    state = loads(
-        source.read_text(), source.display, hint="; is the file truncated or still being written?"
+    state = loads_document(
+        source.read_bytes(), source.display, source.encoding, hint="; is the file truncated or still being written?"
     )
     if not isinstance(state, dict):
         raise InputError(source.display, "expected a JSON object with 'log_history'")
