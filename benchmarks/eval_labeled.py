@@ -245,7 +245,7 @@ def main() -> None:
         results.append(analyze_path(args.corpus / row["file"], hp)[0])
     print(f"runs: {len(rows)}")
     print_verdict_report(rows, results, args.corpus, loto=not args.no_loto)
-    print_advice(rows, results)
+    print_advice(rows, results, None if args.no_loto else args.corpus)
     print_compare(args.corpus, rows)
 
 
@@ -362,7 +362,23 @@ def loto(rows: Sequence[dict[str, str]], results, labels: Sequence[str] | None =
     return advice_score(rows, pooled)[0], per_task
 
 
-def print_advice(rows: Sequence[dict[str, str]], results) -> None:  # type: ignore[no-untyped-def]
+def heldout_labels(corpus: Path, rows: Sequence[dict[str, str]]) -> list[str]:
+    """Each run's verdict from the verdict model fitted without its task (as
+    ``evaluate_loto`` does), aligned with ``rows``."""
+    import fit_verdict_model as fvm
+    from ftdiag.diagnosis import diagnose
+
+    items = fvm.load(corpus)
+    by_file: dict[str, str] = {}
+    for task in sorted({it.task for it in items}):
+        models = fvm.fit_all([it for it in items if it.task != task])
+        for it in items:
+            if it.task == task:
+                by_file[it.row["file"]] = diagnose(it.run, it.features, models=models).label
+    return [by_file[r["file"]] for r in rows]
+
+
+def print_advice(rows: Sequence[dict[str, str]], results, corpus: Path | None = None) -> None:  # type: ignore[no-untyped-def]
     moves = top_moves(results)
     score, per = advice_score(rows, moves)
     print(f"advice score (top recommendation in best_moves, label-balanced): {score:.3f}")
@@ -384,6 +400,13 @@ def print_advice(rows: Sequence[dict[str, str]], results) -> None:  # type: igno
         + "  ".join(f"{t} {v:.3f}" for t, v in per_task.items())
         + ")"
     )
+    if corpus is not None:
+        held = heldout_labels(corpus, rows)
+        pooled_h, per_task_h = loto(rows, results, held)
+        print(
+            f"leave-one-task-out for both the verdict model and the advice thresholds (the figure that counts): "
+            f"{pooled_h:.3f}  (" + "  ".join(f"{t} {v:.3f}" for t, v in per_task_h.items()) + ")"
+        )
     pooled_t, per_task_t = loto(rows, results, truth_labels)
     print(
         f"leave-one-task-out given the true verdict: {pooled_t:.3f}  ("
