@@ -416,6 +416,7 @@ def watch(path: str, interval: float, idle_timeout: float | None, exit_on: str |
 @click.option("--limit", type=int, default=20, show_default=True, help="Runs shown per group in text and Markdown (0: all; JSON has all).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: the number of cores].")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr [default: on a terminal, for 20 files or more].")
+@click.option("--dask-scheduler", "dask_scheduler", metavar="ADDRESS", help="Run on a Dask cluster (e.g. tcp://host:8786), one task per batch of files; needs ftdiag[dask] and the files at the same paths on the workers.")
 @hyperparameter_options
 @debug_option
 def compare(
@@ -430,6 +431,7 @@ def compare(
     limit: int,
     jobs: int | None,
     progress: bool | None,
+    dask_scheduler: str | None,
     debug: bool,
     **hp: Any,
 ) -> None:
@@ -460,7 +462,8 @@ def compare(
 
     try:
         report = run_compare(
-            paths, manifest, hyper if hyper.known() else None, input_format, group_by, path_column, params, jobs, step, on_jobs
+            paths, manifest, hyper if hyper.known() else None, input_format, group_by, path_column, params, jobs, step, on_jobs,
+            dask_scheduler,
         )
     finally:
         if bar is not None:
