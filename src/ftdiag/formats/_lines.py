@@ -27,19 +27,9 @@ TAIL = 1 << 14  # characters of the end of the file kept for messages
 _SEP = re.compile(r"[\r\n]")
 
 
-def encoding_of(head: bytes) -> str:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    return "utf-8"
-
-
 def head_text(source: Source) -> str:
-    """The head decoded as the streaming reader would (for sniffing)."""
-    enc = encoding_of(source.head)
-    if enc == "utf-8":
-        return source.head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    data = source.head[: len(source.head) - len(source.head) % 2]
-    return data.decode("utf-16", errors="replace").lstrip("\ufeff")
+    """The head decoded as the streaming reader decodes the file (for sniffing)."""
+    return source.head_text.lstrip("\ufeff")
 
 
 @dataclass
@@ -59,7 +49,7 @@ def iter_segments(
     """``(line number, segment)`` for each ``\\n``/``\\r``-delimited segment
     (only those matching ``pattern`` when given); empty segments are skipped."""
     st = stats if stats is not None else LineStats()
-    decoder = codecs.getincrementaldecoder(encoding_of(source.head))(errors="replace")
+    decoder = codecs.getincrementaldecoder(source.encoding)(errors="replace")
     lineno = 1
     carry = ""  # the unfinished segment at the end of the previous chunk
     skipping = False  # inside an over-long segment: drop text up to the next separator

@@ -28,7 +28,7 @@ from ..errors import InputError, NoDataError
 from ..run import Run, Series, looks_like_task_metric, make_series
 from . import Reader
 from ._source import Source
-from ._table import header_of, parse_table
+from ._table import header_of, read_table
 
 _SPLIT_COL = re.compile(
     r"^(split|subset|set|phase|mode|stage|partition|dataset|data_split|eval_set|"
@@ -73,7 +73,7 @@ def read(source: Source) -> list[Run]:
             where="line 1",
         )
     header, si = found
-    t = parse_table(source.read_text(), source.display, keep_text=tuple(header))
+    t = read_table(source, keep_text=tuple(header))
     if t.n_rows == 0:
         raise NoDataError(source.display, "the file has a header but no rows")
     split_name = t.header[si]
@@ -163,13 +163,14 @@ def read(source: Source) -> list[Run]:
                 x_unit="epoch",
                 steps_per_epoch=1.0,
                 metadata={"group": dict(zip([id_cols[j] for j in naming], gkey, strict=True)), "split_column": split_name},
-                warnings=tuple(warnings),
             )
         )
     if unsorted:
-        msg = f"{source.display}: rows were not in epoch order ({epoch_col} sorted as text?); sorted them numerically"
-        runs = [r.with_warnings([msg]) for r in runs]
-    return runs
+        warnings.append(
+            f"{source.display}: rows were not in epoch order ({epoch_col} sorted as text?); sorted them numerically"
+        )
+    # file-level warnings once, on the first run
+    return [runs[0].with_warnings(warnings)] + runs[1:]
 
 
 READER = Reader(

@@ -324,11 +324,14 @@ def read(source: Source) -> list[Run]:
         )
     out = []
     for i, r in enumerate(kept, 1):
-        name = source.name if len(kept) == 1 else f"{source.name}#run{i}"
-        w = list(warnings)
+        suffix = "" if len(kept) == 1 else f"#run{i}"
+        w = list(warnings) if i == 1 else []  # file-level warnings once
         if r.summary is None and i == len(kept):
-            w.append(f"{name}: no end-of-training summary line: the run was interrupted or is still running")
-        out.append(_build(r, source, name, w))
+            w.append(
+                f"{source.display}{suffix}: no end-of-training summary line: the run was "
+                "interrupted or is still running"
+            )
+        out.append(_build(r, source, source.name + suffix, w))
     return out
 
 

@@ -208,18 +208,19 @@ def read(source: Source) -> list[Run]:
     out: list[Run] = []
     prev: _Fit | None = None
     for i, fit in enumerate(kept, 1):
-        name = source.name if len(kept) == 1 else f"{source.name}#fit{i}"
-        w = list(base)
+        suffix = "" if len(kept) == 1 else f"#fit{i}"
+        name, label = source.name + suffix, source.display + suffix
+        w = list(base) if i == 1 else []  # file-level warnings once
         meta: dict[str, object] = {"fit": i, "fits": len(kept), "continues_previous": False}
         if fit.incomplete_epoch is not None:
-            w.append(f"{name}: the log ends inside epoch {fit.incomplete_epoch} (no final metrics line); that epoch is left out")
+            w.append(f"{label}: the log ends inside epoch {fit.incomplete_epoch} (no final metrics line); that epoch is left out")
         if prev is not None:
             first = fit.values[0].get("loss", math.nan)
             last = prev.values[-1].get("loss", math.nan)
             if math.isfinite(first) and math.isfinite(last) and first <= last * 1.05:
                 meta["continues_previous"] = True
                 w.append(
-                    f"{name}: starts at loss {first:g}, no higher than where fit {i - 1} ended "
+                    f"{label}: starts at loss {first:g}, no higher than where fit {i - 1} ended "
                     f"({last:g}): staged training of one model, diagnosed fit by fit"
                 )
         out.append(_build(fit, source, name, w, meta))

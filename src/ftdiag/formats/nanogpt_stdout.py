@@ -6,7 +6,8 @@ iterations (losses averaged over ``eval_iters`` batches), and
 (a single batch). A diverged run prints ``loss nan``.
 
 The training loss is the dense ``iter`` series when there is one (so a
-divergence between evaluations is seen), else the ``train loss`` of the
+divergence between evaluations is seen: NaN points are kept and reported by
+the diagnosis), else the ``train loss`` of the
 evaluation lines; the evaluation-time training loss is kept as the extra
 series ``eval_train_loss`` (it is on the same footing as the validation loss).
 The x axis is the iteration number. Streaming, one pass.
@@ -15,8 +16,6 @@ The x axis is the iteration number. Streaming, one pass.
 from __future__ import annotations
 
 import re
-
-import numpy as np
 
 from ..errors import NoDataError
 from ..run import Run, Series, make_series
@@ -68,12 +67,6 @@ def read(source: Source) -> list[Run]:
             extra["eval_train_loss"] = make_series("eval_train_loss", ev_x, ev_train)
     else:
         train = make_series("train_loss", ev_x, ev_train)
-    bad = ~np.isfinite(train.values)
-    if bad.any():
-        warnings.append(
-            f"{source.display}: training loss is NaN/inf at {int(bad.sum())} logged "
-            f"iteration(s), from iteration {float(train.steps[bad][0]):g}"
-        )
     return [
         Run(
             source=source.display,
