@@ -2,9 +2,9 @@
 
 Console captures mix ``\\n`` lines with ``\\r`` progress-bar updates, so both
 end a *segment* here; line numbers count ``\\n`` only, so a message can name
-the line a user sees in an editor. The file is decoded incrementally (UTF-8,
-or UTF-16 with a BOM as Windows PowerShell writes), undecodable bytes become
-U+FFFD, and a segment longer than ``max_line`` characters is cut to its first
+the line a user sees in an editor. The file is decoded incrementally in the
+encoding :attr:`Source.encoding` guesses (UTF-8, UTF-16 as Windows PowerShell
+writes, else Latin-1), undecodable bytes become U+FFFD, and a segment longer than ``max_line`` characters is cut to its first
 ``max_line`` characters (the rest of it is skipped and counted), so memory
 stays bounded whatever the input.
 

@@ -17,7 +17,7 @@ from ._source import Source
 
 _POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\s*\n")
 _OID = re.compile(rb"oid sha256:([0-9a-f]{64})")
-_SIZE = re.compile(rb"size (\d+)")
+_SIZE = re.compile(rb"size (\d{1,18})")
 
 
 def is_pointer(head: bytes) -> bool:

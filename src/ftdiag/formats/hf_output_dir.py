@@ -12,7 +12,6 @@ its step). ``all_results.json`` alone is refused like the file itself (see
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -21,11 +20,12 @@ from typing import Any
 from ..errors import InputError, NoDataError
 from ..run import Run
 from . import CERTAIN, Reader
+from ._json import loads
 from ._source import Source, decode
 from .hf_summary import refusal
 from .hf_trainer_state import runs_from_state
 
-_CKPT = re.compile(r"^checkpoint-(\d+)$")
+_CKPT = re.compile(r"^checkpoint-(\d{1,18})$")
 SUMMARIES = ("all_results.json", "train_results.json", "eval_results.json")
 
 
@@ -59,14 +59,7 @@ def _load(path: Path, display: str) -> dict[str, Any]:
         text = decode(path.read_bytes(), display)
     except OSError as e:
         raise InputError(display, f"cannot read file ({e.strerror or e})") from None
-    try:
-        state = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            display,
-            f"invalid JSON ({e.msg}); is the file truncated or still being written?",
-            where=f"line {e.lineno}, column {e.colno}",
-        ) from None
+    state = loads(text, display, hint="; is the file truncated or still being written?")
     if not isinstance(state, dict):
         raise InputError(display, "expected a JSON object with 'log_history'")
     return state
@@ -93,8 +86,8 @@ def read(source: Source) -> list[Run]:
             p = d / s
             if p.is_file():
                 try:
-                    summary = json.loads(decode(p.read_bytes(), str(p)))
-                except (OSError, json.JSONDecodeError):
+                    summary = loads(decode(p.read_bytes(), str(p)), str(p))
+                except (OSError, InputError):
                     summary = {}
                 raise refusal(f"{source.display}: no trainer_state.json, only {s}", summary if isinstance(summary, dict) else {})
         raise NoDataError(source.display, "no trainer_state.json here or in a checkpoint-*/ directory")

@@ -79,8 +79,11 @@ def to_number(v: Any) -> float | None:
     if isinstance(v, bool):
         return None
     if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
+        try:
+            return float(v)
+        except OverflowError:
+            return None
+    if isinstance(v, str) and len(v) < 64:
         try:
             return float(v.strip().rstrip("%"))
         except ValueError:

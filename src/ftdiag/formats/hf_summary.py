@@ -13,13 +13,13 @@ quotes its numbers and points at the file that holds the curve
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from ..errors import InputError, NoDataError
 from ..run import Run
 from . import CERTAIN, Reader
+from ._json import loads
 from ._source import Source
 
 _KEY = re.compile(r'"(train_runtime|train_loss|eval_loss|eval_runtime|train_samples_per_second)"\s*:')
@@ -65,10 +65,7 @@ def refusal(display: str, summary: dict[str, Any]) -> NoDataError:
 
 
 def read(source: Source) -> list[Run]:
-    try:
-        data = json.loads(source.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(source.display, f"invalid JSON ({e.msg})", where=f"line {e.lineno}") from None
+    data = loads(source.read_text(), source.display)
     if not isinstance(data, dict):
         raise InputError(source.display, "expected a JSON object of end-of-run metrics")
     raise refusal(source.display, data)

@@ -39,10 +39,10 @@ from . import Reader
 from ._lines import LineStats, head_text, iter_segments
 from ._source import Source
 
-_HEADER = re.compile(r"^\s*Epoch (\d+)/(\d+)\s*$")
+_HEADER = re.compile(r"^\s*Epoch (\d{1,9})/(\d{1,9})\s*$")
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|-?inf"
 _PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w/.]*): (" + _NUM + r")(?=\s|$)")
-_BAR = re.compile(r"(\d+)/(\d+)(?:\s*\[|\s+━|\s+-)")
+_BAR = re.compile(r"(\d{1,12})/(\d{1,12})(?:\s*\[|\s+━|\s+-)")
 _TRAIN_ON = re.compile(r"Train on (\d+) samples")
 _WANT = re.compile(r"Epoch \d+/\d+|loss: |Train on \d+ samples|early stopping")
 _ACC = ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy")

@@ -29,6 +29,7 @@ from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, looks_like_task_metric, make_series
 from . import CERTAIN, Reader
+from ._json import _parse_int
 from ._lines import LineStats, head_text, iter_segments
 from ._source import Source
 
@@ -49,8 +50,11 @@ def _num(v: Any) -> float | None:
     if isinstance(v, bool):
         return None
     if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
+        try:
+            return float(v)
+        except OverflowError:
+            return None
+    if isinstance(v, str) and len(v) < 64:
         try:
             return float(v)
         except ValueError:
@@ -78,8 +82,8 @@ def read(source: Source) -> list[Run]:
             continue
         n_lines += 1
         try:
-            obj = json.loads(s)
-        except (json.JSONDecodeError, RecursionError):
+            obj = json.loads(s, parse_int=_parse_int)
+        except (json.JSONDecodeError, RecursionError, ValueError):
             obj = None
         if not isinstance(obj, dict):
             bad.append(lineno)
