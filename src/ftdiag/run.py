@@ -85,6 +85,9 @@ def make_series(
     e = None if epochs is None else np.asarray(epochs, dtype=np.float64)
     if s.shape != v.shape or (e is not None and e.shape != s.shape):
         raise ValueError("steps, values and epochs must have the same length")
+    if e is not None:
+        # an epoch that is not a finite number (a damaged log) is unknown
+        e = np.where(np.isfinite(e), e, np.nan)
     keep = np.isfinite(s)
     if not keep.all():
         s, v = s[keep], v[keep]
@@ -171,7 +174,14 @@ class Run:
 
 
 def epoch_at(run: Run, step: float) -> float | None:
-    """The epoch reached at ``step``, interpolated from the run's epoch data."""
+    """The epoch reached at ``step``, interpolated from the run's epoch data
+    (None when unknown, or not a finite number in a damaged log)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        e = _epoch_at(run, step)
+    return e if e is not None and math.isfinite(e) else None
+
+
+def _epoch_at(run: Run, step: float) -> float | None:
     if run.x_unit == "epoch":
         return step
     for s in run.series().values():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
+import re
 import sys
 from array import array
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from . import _source
 from ._source import Source
 
 DELIMITERS = ",;\t|"
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+(?:e[-+]?\d+)?$")
 
 
 @dataclass
@@ -78,7 +80,10 @@ def to_float(cell: str) -> float:
         try:
             return float(low)
         except ValueError:
-            return float("nan")
+            pass
+        if _DECIMAL_COMMA.match(low):  # "0,95" from a ;-separated European export
+            return float(low.replace(",", "."))
+        return float("nan")
 
 
 def parse_table(
@@ -124,6 +129,7 @@ def parse_lines(
     blanks: list[array[int]] = [array("b") for _ in range(width)] if track_empty else []
     warnings: list[str] = []
     bad_rows: list[int] = []
+    bad_widths: list[int] = []
     n = 0
     lineno = start
     try:
@@ -137,6 +143,7 @@ def parse_lines(
                     row = row[:-1]
                 else:
                     bad_rows.append(lineno)
+                    bad_widths.append(len(row))
                     continue
             for i, c in enumerate(row):
                 cells[i].append(to_float(c))
@@ -148,6 +155,13 @@ def parse_lines(
             n += 1
     except csv.Error as e:
         warnings.append(f"{display}, line {start + reader.line_num - 1}: stopped reading: {e}")
+    if bad_rows and n == 0:
+        raise InputError(
+            display,
+            f"no row has the {width} fields of the header (separated by {delim!r}); "
+            f"this row has {bad_widths[0]}: a different delimiter in the rows than in the header?",
+            where=f"line {bad_rows[0]}",
+        )
     if bad_rows:
         shown = ", ".join(str(r) for r in bad_rows[:5])
         more = f" and {len(bad_rows) - 5} more" if len(bad_rows) > 5 else ""
@@ -187,6 +201,22 @@ def fast_worthwhile(size: int) -> bool:
     if size >= FAST_MIN_BYTES:
         return True
     return size >= FAST_MIN_BYTES_PANDAS_LOADED and "pandas" in sys.modules
+def order_warning(display: str, steps: np.ndarray, what: str = "step") -> str | None:
+    """A warning when ``steps`` repeat or go backwards (resumed jobs,
+    concatenated files, multi-process writers); None when they ascend."""
+    fin = steps[np.isfinite(steps)]
+    if fin.size < 2:
+        return None
+    d = np.diff(fin)
+    if (d > 0).all():
+        return None
+    first = int(np.argmax(d <= 0)) + 1  # index of the first offending row (0-based data row)
+    n_rep = int(fin.size - np.unique(fin).size)
+    return (
+        f"{display}: the {what} column repeats or goes backwards ({n_rep} repeated value(s); "
+        f"first at data row {first + 1}, {what} {fin[first]:g} after {fin[first - 1]:g}): "
+        f"sorted by {what}, keeping the last row of a repeated {what}"
+    )
 
 
 def read_table(source: Source, keep_text: tuple[str, ...] = (), track_empty: bool = False) -> Table:

@@ -8,6 +8,7 @@ json module writes bare ``NaN``/``Infinity``, which are accepted here.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from itertools import compress, repeat
@@ -17,8 +18,8 @@ from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, is_finite_number, looks_like_task_metric, make_series
 from . import CERTAIN, Reader
-from ._json import loads_document
-from ._source import Source
+from ._json import _parse_int, depth_exceeds, loads_document
+from ._source import Source, decode
 
 _EVAL_SKIP = re.compile(r"^eval_(runtime|samples_per_second|steps_per_second|loss)$")
 _PREFERRED = ("eval_accuracy", "eval_acc", "eval_f1", "eval_macro_f1", "eval_mean_token_accuracy")
@@ -93,7 +94,13 @@ def _kind(keys: tuple[str, ...]) -> str:
     return ""
 
 
-def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "hf_trainer_state") -> list[Run]:
+def runs_from_state(
+    state: dict[str, Any],
+    display: str,
+    name: str,
+    fmt: str = "hf_trainer_state",
+    extra_warnings: tuple[str, ...] = (),
+) -> list[Run]:
     history = state.get("log_history")
     if not isinstance(history, list):
         raise InputError(display, "expected a 'log_history' list in trainer_state.json")
@@ -190,12 +197,23 @@ def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "
     n_ep = _num(state.get("num_train_epochs"))
     spe = max_steps / n_ep if max_steps and n_ep else None
     val_loss = series(evals, "eval_loss")
+    warnings: list[str] = list(extra_warnings)
     if val_loss is None:
-        # the first other evaluation loss with numbers (one logged only as
-        # null is not in extra)
+        # several evaluation sets (eval_<set>_loss) and no plain eval_loss:
+        # judge on the first with numbers (one logged only as null is not in
+        # extra), and take the task metric of that same set
         first = next((k for k in sorted(other_evals) if k in extra), None)
         if first is not None:
             val_loss = extra.pop(first)
+            prefix = first[: -len("loss")]
+            same_set = _choose_metric([{k: v for k, v in e.items() if k.startswith(prefix)} for e in evals], None)
+            if same_set is not None:
+                metric_key = same_set
+            if len(other_evals) > 1:
+                warnings.append(
+                    f"{display}: {len(other_evals)} evaluation sets ({', '.join(sorted(other_evals))}) "
+                    f"and no plain eval_loss: diagnosed on {first}; the others are kept as extra series"
+                )
     run = Run(
         source=display,
         format=fmt,
@@ -215,19 +233,69 @@ def runs_from_state(state: dict[str, Any], display: str, name: str, fmt: str = "
             "best_metric": _num(state.get("best_metric")),
             "summary_train_loss": _num(summary.get("train_loss")),
         },
+        warnings=tuple(warnings),
     )
     if run.train_loss is None and run.val_loss is None and run.val_metric is None:
         raise NoDataError(display, "log_history holds no loss or evaluation metric")
     return [run]
 
 
+_LOG_HISTORY = re.compile(r'"log_history"\s*:\s*\[')
+# a top-level scalar of an indented trainer_state.json ("  \"max_steps\": 300,")
+_TOP_SCALAR = re.compile(r'^ {0,2}"(\w+)"\s*:\s*(-?[0-9][0-9.eE+-]*|null|true|false|"[^"\n]*")\s*,?\s*$', re.M)
+
+
+def salvage(text: str) -> dict[str, Any] | None:
+    """The complete entries of a cut-short trainer_state.json (a run still
+    being written, a copy interrupted): every ``log_history`` object that
+    parses, in order, up to the first that does not, plus the top-level
+    scalars that can be read. None when there is no ``log_history``."""
+    m = _LOG_HISTORY.search(text)
+    if m is None:
+        return None
+    decoder = json.JSONDecoder(parse_int=_parse_int)
+    entries: list[Any] = []
+    pos = m.end()
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            break
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            break
+        if isinstance(obj, dict) and not depth_exceeds(obj):
+            entries.append(obj)
+    state: dict[str, Any] = {}
+    for km in _TOP_SCALAR.finditer(text):
+        try:
+            state.setdefault(km.group(1), json.loads(km.group(2)))
+        except json.JSONDecodeError:
+            pass
+    state["log_history"] = entries
+    return state
+
+
 def read(source: Source) -> list[Run]:
-    state = loads_document(
-        source.read_bytes(), source.display, source.encoding, hint="; is the file truncated or still being written?"
-    )
+    data = source.read_bytes()
+    warnings: tuple[str, ...] = ()
+    try:
+        state = loads_document(data, source.display, source.encoding, hint="; is the file truncated or still being written?")
+    except InputError as e:
+        saved = salvage(decode(data, source.display)) if "invalid JSON" in e.detail else None
+        if not saved or not saved["log_history"]:
+            raise
+        state = saved
+        why = re.search(r"invalid JSON \((.*?)\)(?:;|$)", e.detail)
+        warnings = (
+            f"{source.display}{', ' + e.where if e.where else ''}: the JSON is cut short or broken here "
+            f"({why.group(1) if why else e.detail}; a run still being written?): read the "
+            f"{len(saved['log_history'])} complete log_history entries before it",
+        )
     if not isinstance(state, dict):
         raise InputError(source.display, "expected a JSON object with 'log_history'")
-    return runs_from_state(state, source.display, source.name)
+    return runs_from_state(state, source.display, source.name, extra_warnings=warnings)
 
 
 READER = Reader(

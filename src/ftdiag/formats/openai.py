@@ -23,7 +23,7 @@ from ..hyperparams import Hyperparameters
 from ..run import Run, Series, make_series
 from . import CERTAIN, Reader, _table
 from ._source import HEAD_BYTES, Source
-from ._table import Table, header_of, parse_table
+from ._table import Table, header_of, order_warning, parse_table
 
 _B64 = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 CURRENT = {"step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"}
@@ -64,28 +64,33 @@ def _series(t: Table, name: str, role_name: str | None = None) -> Series | None:
     if not t.has(name):
         return None
     v = t.col(name)
-    mask = np.isfinite(v) | np.isinf(v)
+    # empty cells (no value at this step) are left out; cells that say nan
+    # (a diverged value) and infinities are kept
+    mask = ~t.empty[name] if name in t.empty else (np.isfinite(v) | np.isinf(v))
     return make_series(role_name or name, t.col("step")[mask], v[mask])
 
 
 def read(source: Source) -> list[Run]:
     warnings: list[str] = []
     if _columns(header_of(source)):
-        t = _table.read_table(source)  # large plain files take the fast path
+        t = _table.read_table(source, track_empty=True)  # large plain files take the fast path
     else:
         decoded = _maybe_base64(source.read_bytes())
         if decoded is None:
             raise InputError(source.display, "expected an OpenAI results header (step,train_loss,...)")
         warnings.append(f"{source.display}: the file was base64-encoded (as the Files API returns it); decoded it")
         plain = Source(path=None, display=source.display, head=decoded[:HEAD_BYTES], _data=decoded)
-        fast = _table.fast_table(plain) if _table.fast_worthwhile(len(decoded)) else None
-        t = fast or parse_table(decoded.decode("utf-8-sig", "replace"), source.display)
+        fast = _table.fast_table(plain, track_empty=True) if _table.fast_worthwhile(len(decoded)) else None
+        t = fast or parse_table(decoded.decode("utf-8-sig", "replace"), source.display, track_empty=True)
     warnings.extend(t.warnings)
     kind = _columns(t.header)
     if kind is None:
         raise InputError(source.display, "expected an OpenAI results header (step,train_loss,...)", where="line 1")
     if t.n_rows == 0:
         raise NoDataError(source.display, "the file has a header but no rows")
+    order = order_warning(source.display, t.col("step"))
+    if order:
+        warnings.append(order)
     if kind == "current":
         train_loss = _series(t, "train_loss")
         train_acc = _series(t, "train_accuracy")

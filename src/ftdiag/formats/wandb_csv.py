@@ -37,7 +37,9 @@ def _is_table(cols: list[str]) -> bool:
 
 def _chart_columns(cols: list[str]) -> bool:
     rest = cols[1:]
-    return bool(rest) and all(" - " in c for c in rest)
+    # the first column names the x axis (Step, epoch, ...): a line starting
+    # with a digit is a timestamped log line ("2025-09-28 20:44:33,525 - INFO - ...")
+    return bool(rest) and bool(cols[0]) and not cols[0][0].isdigit() and all(" - " in c for c in rest)
 
 
 def sniff(source: Source) -> float:

@@ -150,21 +150,27 @@ def report(
         tail += ["## Errors", ""] + [f"- {md_code(f.source)}: {md(f.message)}" for f in failures] + [""]
     tail += [f"<sub>Written by ftdiag {__version__}.</sub>", ""]
     size = len("\n".join(lines + tail).encode("utf-8"))
+
+    def note(k: int) -> str:
+        return (
+            f"*{k} more run(s) are in the table above but left out here to keep the report "
+            f"under {max_bytes // 1000} KB; `ftdiag analyze --format json` gives them all.*"
+        )
+
+    # room for the note, should one be needed (its length depends on paths
+    # and counts, so the budget must not be spent before it is written)
+    reserve = len(note(len(results)).encode("utf-8")) + 2
     left_out = 0
     for i, r in enumerate(results):
         section = run_section(r, images=images.get(i, ())) + [""]
         n = len("\n".join(section).encode("utf-8")) + 1
-        if left_out or (size + n > max_bytes and i > 0):
+        if left_out or (size + n + reserve > max_bytes and i > 0):
             left_out += 1
             continue
         lines += section
         size += n
     if left_out:
-        lines += [
-            f"*{left_out} more run(s) are in the table above but left out here to keep the report "
-            f"under {max_bytes // 1000} KB; `ftdiag analyze --format json` gives them all.*",
-            "",
-        ]
+        lines += [note(left_out), ""]
     return "\n".join(lines + tail)
 
 
