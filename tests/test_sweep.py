@@ -230,3 +230,15 @@ def test_cli_options_apply_to_every_run(tmp_path: Path) -> None:
                "--format", "json", "--batch-size", "8")
     doc = json.loads(r.stdout)
     assert r.exit_code == 0 and all(x["config"]["batch_size"] == 8 for x in doc["runs"])
+
+
+def test_a_metric_of_the_other_direction_is_not_ranked_with_the_rest() -> None:
+    def row(name: str, metric: str, hib: bool, final: float) -> dict[str, object]:
+        c = {"name": metric, "higher_is_better": hib, "best": final, "best_step": 1.0, "best_epoch": 1.0,
+             "final": final, "n": 5, "noise": 0.01}
+        return {"name": name, "config": {}, "val_metric": c, "val_loss": None, "recommendations": [], "label": "good_fit"}
+
+    rows = [row("acc1", "val_accuracy", True, 0.7), row("acc2", "eval_accuracy", True, 0.8), row("cer", "eval_cer", False, 1.0)]
+    (g,) = summarize(rows)
+    assert g["best"]["run"] == "acc2" and g["unranked"] == ["cer"] and g["metric"]["mixed"]
+    assert rows[2]["rank"] is None

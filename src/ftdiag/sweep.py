@@ -426,9 +426,15 @@ def _no_threads() -> bool:
 
 
 def _fmt_value(v: Any) -> str:
+    """A value for sentences: 4 significant figures."""
     if isinstance(v, float):
-        return f"{v:g}"
+        return f"{v:.4g}"
     return str(v)
+
+
+def _key_value(v: Any) -> str:
+    """A value for grouping replicates: exact."""
+    return repr(v) if isinstance(v, float) else str(v)
 
 
 def _metric_text(v: float | None, higher_is_better: bool) -> str:
@@ -486,10 +492,19 @@ def _choose_metric(rows: Sequence[dict[str, Any]]) -> tuple[str, bool, str]:
     have = [r[kind] for r in rows if r.get(kind) and r[kind].get("final") is not None]
     if not have:
         return kind, kind == "val_metric", "validation metric"
-    names = Counter(c["name"] for c in have)
     hib = Counter(bool(c["higher_is_better"]) for c in have).most_common(1)[0][0]
+    names = Counter(c["name"] for c in have if bool(c["higher_is_better"]) == hib)
     shown = ", ".join(n for n, _ in names.most_common(3)) + (", ..." if len(names) > 3 else "")
     return kind, hib, shown
+
+
+def _rankable(row: dict[str, Any], kind: str, higher: bool) -> bool:
+    """The run has a final value of the ranking curve, in the same direction (a
+    character error rate cannot be ranked with accuracies)."""
+    curve = row.get(kind)
+    if not curve:
+        return False
+    return curve.get("final") is not None and bool(curve.get("higher_is_better")) == higher
 
 
 def _params_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -500,11 +515,10 @@ def build_configs(rows: Sequence[dict[str, Any]], kind: str, higher: bool) -> li
     """Group replicates (same hyperparameters) and rank, best first."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
-        curve = r.get(kind)
-        if not curve or curve.get("final") is None:
+        if not _rankable(r, kind, higher):
             continue
         params = _params_of(r)
-        key = tuple(sorted((k, _fmt_value(v)) for k, v in params.items()))
+        key = tuple(sorted((k, _key_value(v)) for k, v in params.items()))
         groups.setdefault(key, []).append(r)
     sign = 1.0 if higher else -1.0
     configs: list[Config] = []
@@ -785,8 +799,14 @@ def _summarize_group(rows: list[dict[str, Any]], group: str | None, group_by: st
         "group": group,
         "n_runs": len(rows),
         "n_configurations": len(configs),
-        "metric": {"curve": kind, "names": mname, "higher_is_better": higher, "ranked_by": "final value, mean over replicates"},
-        "unranked": [r["name"] for r in rows if not r.get(kind) or r[kind].get("final") is None],
+        "metric": {
+            "curve": kind,
+            "names": mname,
+            "higher_is_better": higher,
+            "ranked_by": "final value, mean over replicates",
+            "mixed": "," in mname,
+        },
+        "unranked": [r["name"] for r in rows if not _rankable(r, kind, higher)],
     }
     if not configs:
         summary.update({"best": None, "configurations": [], "effects": [], "next": None, "grid": []})

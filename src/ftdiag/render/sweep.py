@@ -149,6 +149,10 @@ def render_text(doc: dict[str, Any], limit: int | None = 20, color: bool = False
                 f"({g['metric']['names']}), mean over runs sharing every hyperparameter"
             )
         )
+        if g["metric"].get("mixed"):
+            lines.append("  (runs log differently named metrics: ranking them together assumes they measure the same thing)")
+        if g.get("unranked"):
+            lines.append(term(f"  not ranked (no final value of that metric): {len(g['unranked'])} run(s)"))
         runs = _group_runs(doc, g)
         cols = _columns(runs)
         shown = runs if not limit or limit <= 0 else runs[:limit]
