@@ -102,7 +102,7 @@ def write_plots_for(results: Any, plots_dir: str | None, inputs: tuple[str, ...]
     from .render.plots import PlotOptions, write_plots
 
     files = write_plots(results, plots_dir, PlotOptions(smoothing=smoothing), inputs, sweep=sweep)
-    click.echo(f"ftdiag: wrote {len(files)} plot file(s) to {plots_dir}", err=True)
+    click.echo(f"ftdiag: wrote {len(files)} plot file(s) to {one_line(plots_dir)}", err=True)
 
 
 def hyperparameter_options(f: Any) -> Any:
@@ -261,10 +261,10 @@ def _analyze_for_output(paths: tuple[str, ...], input_format: str | None, hp: di
 
     results, failures = analyze_many(paths, collect_hyperparameters(hp), input_format)
     for f in failures:
-        click.echo(f"ftdiag: error: {f.message}", err=True)
+        click.echo(f"ftdiag: error: {one_line(f.message)}", err=True)
     for r in results:
         for w in r.warnings:
-            click.echo(f"ftdiag: warning: {w}", err=True)
+            click.echo(f"ftdiag: warning: {one_line(w)}", err=True)
     return results, failures
 
 
@@ -331,7 +331,7 @@ def report(paths: tuple[str, ...], output: str | None, fmt: str | None, no_plots
         opts = PlotOptions(smoothing=smoothing)
         if output and output != "-":
             files = write_report(results, failures, output, kind, opts, paths, plots=not no_plots)
-            click.echo(f"ftdiag: wrote {output}" + (f" and {len(files) - 1} plot file(s)" if len(files) > 1 else ""), err=True)
+            click.echo(f"ftdiag: wrote {one_line(output)}" + (f" and {len(files) - 1} plot file(s)" if len(files) > 1 else ""), err=True)
         elif kind == "html":
             from .render.html import report_html
 
