@@ -270,8 +270,8 @@ def salvage(text: str) -> dict[str, Any] | None:
     state: dict[str, Any] = {}
     for km in _TOP_SCALAR.finditer(text):
         try:
-            state.setdefault(km.group(1), json.loads(km.group(2)))
-        except json.JSONDecodeError:
+            state.setdefault(km.group(1), json.loads(km.group(2), parse_int=_parse_int))
+        except (ValueError, RecursionError):  # also a 5,000-digit integer
             pass
     state["log_history"] = entries
     return state
