@@ -346,10 +346,114 @@ def seed_files(roots: Iterable[Path] | None = None) -> list[Seed]:
     return out
 
 
+def generated_seeds(folder: Path) -> list[Seed]:
+    """Seeds no corpus file provides: TensorBoard event files (binary records
+    with CRCs), written with the tensorboard package when it is installed."""
+    try:
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    except ImportError:
+        return []
+    out = []
+    for kind in ("train", "validation"):
+        d = folder / kind
+        d.mkdir(parents=True, exist_ok=True)
+        w = EventFileWriter(str(d))
+        for step in range(30):
+            v = 2.0 * 0.9**step if kind == "train" else 1.0 + 0.002 * (step - 12) ** 2
+            vals = [summary_pb2.Summary.Value(tag="epoch_loss", simple_value=v)]
+            if kind == "validation":
+                vals.append(summary_pb2.Summary.Value(tag="epoch_accuracy", simple_value=0.9 - 0.001 * (step - 12) ** 2))
+            w.add_event(event_pb2.Event(wall_time=1.7e9 + step, step=step, summary=summary_pb2.Summary(value=vals)))
+        w.close()
+        (f,) = list(d.iterdir())
+        out.append(Seed(Path(f"events.out.tfevents.{kind}"), f.read_bytes()))
+    return out
+
+
+# directory layouts that directory readers claim: (kind, {relative path: seed-name hint})
+DIR_LAYOUTS = ("lightning", "mlflow", "tensorboard", "hf_output", "walk")
+
+
+def build_dir(root: Path, kind: str, seeds: list[Seed], rng: random.Random, mutate: Callable[[bytes], bytes]) -> Path:
+    """A directory of mutated files laid out the way a trainer leaves them."""
+    import shutil
+
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+
+    def pick(hint: str) -> bytes:
+        found = [s for s in seeds if hint in str(s.path)]
+        return (rng.choice(found) if found else rng.choice(seeds)).data
+
+    def put(rel: str, data: bytes) -> None:
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+
+    if kind == "lightning":
+        put("version_0/metrics.csv", mutate(pick("lightning_csv")))
+        put("version_0/hparams.yaml", mutate(b"lr: 0.001\nbatch_size: 32\nmax_epochs: 10\n"))
+    elif kind == "mlflow":
+        for name in ("loss", "val_loss", "val_accuracy"):
+            put(f"run/metrics/{name}", mutate(pick("mlflow")) if rng.random() < 0.7 else pick("mlflow"))
+        put("run/params/learning_rate", mutate(b"0.001"))
+        put("run/meta.yaml", mutate(b"run_name: fuzz\nstatus: 3\n"))
+        put("run/tags/mlflow.runName", mutate(b"fuzz-run"))
+    elif kind == "tensorboard":
+        put("logs/fit/train/events.out.tfevents.1", mutate(pick("tfevents.train")))
+        put("logs/fit/validation/events.out.tfevents.2", mutate(pick("tfevents.validation")))
+    elif kind == "hf_output":
+        state = pick("hf_trainer_state")
+        put("out/checkpoint-10/trainer_state.json", mutate(state))
+        put("out/trainer_state.json", mutate(state) if rng.random() < 0.5 else state)
+        put("out/all_results.json", mutate(b'{"epoch": 3.0, "eval_loss": 0.5, "train_loss": 0.4}'))
+    else:  # a folder walked: several logs, hidden files, a symlink loop, junk
+        for i in range(rng.randint(1, 4)):
+            s = rng.choice(seeds)
+            put(f"runs/r{i}/{s.path.name}", mutate(s.data))
+        put("runs/.hidden.csv", b"epoch,loss\n0,1\n")
+        put("runs/notes.txt", mutate(b"some notes\n"))
+        try:
+            os.symlink(root / "runs", root / "runs" / "r0" / "loop")
+        except OSError:
+            pass
+    return root
+
+
 @dataclass
 class Outcome:
     kind: str  # result | error | crash | hang
     detail: str = ""
+
+
+def _tally(stats: Stats, outcome: Outcome, what: str, data: bytes | None, target: str, fmt: str,
+           out_dir: Path | None, seed: int, i: int) -> None:
+    """Count a directory input's outcome; save the tree of a failing one."""
+    import shutil
+
+    if outcome.kind == "result":
+        stats.results += 1
+    elif outcome.kind == "error":
+        stats.errors += 1
+    else:
+        if outcome.kind == "hang":
+            stats.hangs += 1
+        else:
+            stats.crashes += 1
+        sig = f"{outcome.kind}: {_signature(outcome.detail)}"
+        if sig not in stats.crash_kinds:
+            repro = "(not saved)"
+            if out_dir is not None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                repro = str(out_dir / f"{outcome.kind}-dir-{i}")
+                shutil.copytree(Path(target).parent if Path(target).name != "runs" else target, repro, symlinks=True)
+                Path(repro + ".info").write_text(
+                    f"{what}\ncommand: ftdiag {' '.join(command_for(fmt, target, None))}\n"
+                    f"input #{i} of --seed {seed}\n\n{outcome.detail}\n"
+                )
+            stats.crash_kinds[sig] = repro
 
 
 @dataclass
@@ -361,13 +465,16 @@ class Stats:
     hangs: int = 0
     seconds: float = 0.0
     by_mutator: Counter[str] = field(default_factory=Counter)
+    slow: int = 0  # inputs slower than ``slow_seconds`` (not failures; reproducers saved)
     crash_kinds: dict[str, str] = field(default_factory=dict)  # signature -> reproducer
+    slow_inputs: list[str] = field(default_factory=list)
     slowest: list[tuple[float, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "inputs": self.inputs, "results": self.results, "clean_errors": self.errors,
             "crashes": self.crashes, "hangs": self.hangs, "distinct_crashes": len(self.crash_kinds),
+            "slow": self.slow, "slow_reproducers": self.slow_inputs[:20],
             "seconds": round(self.seconds, 1), "reproducers": sorted(self.crash_kinds.values()),
             "slowest": [(round(t, 2), d) for t, d in sorted(self.slowest, reverse=True)[:5]],
         }
@@ -385,8 +492,10 @@ def _alarm(signum: int, frame: Any) -> None:
 _UNSAFE_OUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
-def check(result: Any, fmt: str, display: str) -> Outcome:
-    """Classify one CLI outcome (a click Result)."""
+def check(result: Any, fmt: str, display: str, many: bool = False) -> Outcome:
+    """Classify one CLI outcome (a click Result). ``many``: the input was a
+    directory, so several error lines (one per bad file) and warnings may
+    come with exit 2."""
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         exc = result.exception
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -417,7 +526,12 @@ def check(result: Any, fmt: str, display: str) -> Outcome:
         return Outcome("result")
     if code == 2:
         errors = [ln for ln in err_lines if ln.startswith("ftdiag: error: ")]
-        if len(errors) != 1 or len(err_lines) != 1:
+        if many:
+            others = [ln for ln in err_lines if not ln.startswith(("ftdiag: error: ", "ftdiag: warning: "))]
+            if not errors or others:
+                return Outcome("crash", f"exit 2 with stray stderr lines:\n{result.stderr[:2000]}")
+            errors = errors[:1]
+        elif len(errors) != 1 or len(err_lines) != 1:
             return Outcome("crash", f"exit 2 without exactly one error line:\n{result.stderr[:2000]}")
         if _UNSAFE_OUT.search(errors[0]):
             return Outcome("crash", f"unneutralized character in the error line: {errors[0][:300]!r}")
@@ -441,10 +555,13 @@ def command_for(fmt: str, target: str, forced: str | None) -> list[str]:
 
 
 def run_one(
-    data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, timeout: float, forced: str | None = None
+    data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, timeout: float, forced: str | None = None,
+    is_dir: bool = False,
 ) -> tuple[Outcome, Any]:
     runner = CliRunner()
-    if via_stdin:
+    if is_dir:
+        args, display, stdin = command_for(fmt, name, None), name, None
+    elif via_stdin:
         args, display, stdin = command_for(fmt, "-", forced), "<stdin>", data
     else:
         path = workdir / name
@@ -466,7 +583,7 @@ def run_one(
         if timeout and hasattr(signal, "setitimer"):
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-    return check(result, fmt, display), result
+    return check(result, fmt, display, many=is_dir), result
 
 
 def _debug_traceback(data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, forced: str | None) -> str:
@@ -498,14 +615,18 @@ def fuzz(
     timeout: float = 20.0,
     max_long_line: int | None = None,
     progress: Callable[[Stats], None] | None = None,
+    dir_rate: float = 0.08,
+    slow_seconds: float = 5.0,
 ) -> Stats:
     """Run ``n_inputs`` mutated inputs; returns the tallies (see the module docstring)."""
     global LONG_LINE_MAX
     if max_long_line is not None:
         LONG_LINE_MAX = max_long_line
-    seeds = seeds if seeds is not None else seed_files()
+    seeds = list(seeds if seeds is not None else seed_files())
     if not seeds:
         raise SystemExit("no seed files found")
+    with tempfile.TemporaryDirectory(prefix="ftdiag-fuzz-seeds-") as gen:
+        seeds += generated_seeds(Path(gen))
     rng = random.Random(seed)
     stats = Stats()
     names = sorted(MUTATORS)
@@ -520,6 +641,24 @@ def fuzz(
         for i in range(n_inputs):
             if time_limit is not None and time.perf_counter() - start > time_limit:
                 break
+            if rng.random() < dir_rate:
+                kind = rng.choice(DIR_LAYOUTS)
+                dchain: list[str] = []
+
+                def mutate(b: bytes, dchain: list[str] = dchain) -> bytes:
+                    m = rng.choice(names)
+                    dchain.append(m)
+                    return MUTATORS[m](b, rng)
+
+                root = build_dir(workdir / "dir", kind, seeds, rng, mutate)
+                target = str(root / {"lightning": "version_0", "mlflow": "run", "tensorboard": "logs/fit",
+                                     "hf_output": "out", "walk": "runs"}[kind])
+                fmt = rng.choice(["text", "json", "markdown"])
+                outcome, _ = run_one(b"", target, fmt, False, workdir, timeout, None, is_dir=True)
+                stats.inputs += 1
+                stats.by_mutator[f"dir:{kind}"] += 1
+                _tally(stats, outcome, f"dir:{kind} <- {'+'.join(dchain)}", None, target, fmt, out_dir, seed, i)
+                continue
             s = rng.choice(seeds)
             data = s.data
             chain: list[str] = []
@@ -547,6 +686,17 @@ def fuzz(
             if len(stats.slowest) < 5 or dt > min(stats.slowest)[0]:
                 stats.slowest.append((dt, f"{s.path.name} <- {'+'.join(chain)}"))
                 stats.slowest = sorted(stats.slowest, reverse=True)[:5]
+            if dt > slow_seconds and outcome.kind in ("result", "error"):
+                stats.slow += 1
+                if out_dir is not None and len(stats.slow_inputs) < 20:
+                    out_dir.mkdir(parents=True, exist_ok=True)
+                    rp = out_dir / f"slow-{hashlib.sha1(data).hexdigest()[:12]}{s.path.suffix or '.bin'}"
+                    rp.write_bytes(data)
+                    Path(str(rp) + ".info").write_text(
+                        f"{dt:.1f} s\nseed file: {s.path}\nmutations: {' + '.join(chain)}\n"
+                        f"command: ftdiag {' '.join(command_for(fmt, 'FILE', forced))}\n"
+                    )
+                    stats.slow_inputs.append(f"{dt:.1f} s {rp}")
             if canary.exists():
                 outcome = Outcome("crash", "log content was executed: the canary file was created")
                 canary.unlink()
@@ -592,6 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds")
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds before one input counts as a hang")
     ap.add_argument("--json", action="store_true", help="print the tallies as JSON")
+    ap.add_argument("--slow", type=float, default=5.0, help="seconds above which an input is listed as slow")
     ap.add_argument("--corpus", type=Path, action="append", help="seed folder (default: sample_logs and the public corpus)")
     a = ap.parse_args(argv)
     seeds = seed_files(a.corpus)
@@ -603,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     print(f"fuzzing with {len(seeds)} seed files, seed {a.seed}", file=sys.stderr)
-    stats = fuzz(a.inputs, a.seed, seeds, a.out, a.time_limit, a.timeout, progress=progress)
+    stats = fuzz(a.inputs, a.seed, seeds, a.out, a.time_limit, a.timeout, progress=progress, slow_seconds=a.slow)
     d = stats.to_dict()
     if a.json:
         print(json.dumps(d | {"by_mutator": dict(stats.by_mutator), "distinct": stats.crash_kinds}, indent=2))
@@ -613,6 +764,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clean errors:   {d['clean_errors']}")
         print(f"crashes:        {d['crashes']} ({d['distinct_crashes']} distinct)")
         print(f"hangs:          {d['hangs']}")
+        print(f"slow (> {a.slow:g} s): {d['slow']}")
+        for line in stats.slow_inputs[:10]:
+            print(f"    {line}")
         for sig, repro in stats.crash_kinds.items():
             print(f"  {sig}\n    reproducer: {repro}")
         print("slowest inputs: " + "; ".join(f"{t} s {what}" for t, what in d["slowest"]))
