@@ -352,3 +352,15 @@ def test_tensorboard_csv_keras_split_in_the_run_name(tmp_path: Path) -> None:
     (run,) = runs_of(tmp_path)
     assert run.train_loss.name == "train/epoch_loss" and run.val_loss.name == "validation/epoch_loss"
     assert math.isclose(run.val_loss.values[0], 1.2)
+
+
+def test_formats_command_lists_every_reader_with_detection_and_example() -> None:
+    from ftdiag.formats import all_readers
+
+    r = CliRunner().invoke(cli, ["formats"])
+    assert r.exit_code == 0
+    for name in ("lightning_csv", "lightning_dir", "ultralytics", "wandb_csv", "mlflow", "mlflow_run",
+                 "tensorboard_csv", "tensorboard", "tensorboard_dir", "generic"):
+        reader = all_readers()[name]
+        assert name in r.stdout and reader.detects in r.stdout and reader.example in r.stdout
+    assert "needs ftdiag[tensorboard]" in r.stdout

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("tensorboard")
 
@@ -148,3 +150,21 @@ def test_missing_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         runs(f)
     r = CliRunner().invoke(cli, ["analyze", str(f)])
     assert r.exit_code == 2 and "ftdiag[tensorboard]" in r.stderr and "Traceback" not in r.output
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    vals=st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, width=32), min_size=2, max_size=60),
+    tf2=st.booleans(),
+    steps=st.integers(1, 1000),
+)
+def test_event_file_round_trip(tmp_path_factory: pytest.TempPathFactory, vals: list[float], tf2: bool, steps: int) -> None:
+    d = tmp_path_factory.mktemp("prop")
+    pts = [
+        (i * steps, [tf2_scalar("val_loss", v, i == 0, as_content=bool(i % 2)) if tf2 else simple("val_loss", v)])
+        for i, v in enumerate(vals)
+    ]
+    f = write_events(d, pts)
+    (run,) = runs(f)
+    assert run.val_loss.steps.tolist() == [i * steps for i in range(len(vals))]
+    assert run.val_loss.values.tolist() == vals  # float32 values come back exactly

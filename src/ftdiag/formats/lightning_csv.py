@@ -124,7 +124,11 @@ def read(source: Source) -> list[Run]:
             if parse_name(c).split != "val":
                 continue
             s, v, e = raw[c]
-            late = (s > last_train_step) & (e > last_train_epoch)
+            # no training happened between it and the previous validation: the
+            # step barely moved (trainer.validate() does not step the optimizer)
+            gaps = np.diff(s, prepend=0.0)
+            typical = float(np.median(gaps))
+            late = (s > last_train_step) & (e > last_train_epoch) & (gaps <= max(1.0, 0.1 * typical))
             if late.any():
                 warnings.append(
                     f"{source.display}: {c} at step {s[late][0]:g} (epoch {e[late][0]:g}) was logged after "
