@@ -29,6 +29,9 @@ def sniff(source: Source) -> float:
     text = source.head_text.lstrip()
     if not text.startswith("{") or '"log_history"' in text or len(source.head) > 32 * 1024:
         return 0.0
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].rstrip().endswith("}") and lines[1].lstrip().startswith("{"):
+        return 0.0  # JSON Lines (one object per line), not one summary object
     if len(set(_KEY.findall(text))) >= 2:
         return CERTAIN
     return 0.0
