@@ -53,14 +53,6 @@ HP_COLUMNS: dict[str, tuple[str, ...]] = {
 PATH_COLUMNS = ("path", "file", "filename", "log", "run_path")
 # the settings that can be tuned for the next run, in the order tables show them
 TUNABLE = ("n_epochs", "learning_rate_multiplier", "learning_rate", "batch_size", "prompt_loss_weight")
-SHORT = {
-    "n_epochs": "epochs",
-    "learning_rate_multiplier": "lrm",
-    "learning_rate": "lr",
-    "batch_size": "batch",
-    "prompt_loss_weight": "plw",
-    "n_examples": "examples",
-}
 
 
 # --------------------------------------------------------------------------------------
