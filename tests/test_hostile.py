@@ -198,3 +198,37 @@ def test_names_in_html_report(tmp_path: Path, filename: str) -> None:
     assert tags_h == tags_p
     assert attrs_h == []
     assert not UNSAFE.search(text.replace("\n", "").replace("\t", ""))
+
+
+def _console_log(extra: list[str]) -> str:
+    """A Trainer console log (as printed by Trainer.log), with lines inserted."""
+    lines = []
+    for epoch in range(1, 9):
+        lines.append(" 45%|####5     | 450/1000 [00:10<00:12, 44.1it/s]")
+        lines.append(repr({"loss": round(2.0 / epoch, 4), "learning_rate": 5e-05, "epoch": float(epoch)}))
+        lines.append(repr({"eval_loss": round(1.0 + 0.01 * (epoch - 4) ** 2, 4), "eval_runtime": 1.0, "epoch": float(epoch)}))
+        if epoch == 3:
+            lines += extra
+    return "\n".join(lines) + "\n"
+
+
+def test_console_log_content_is_never_evaluated(tmp_path: Path) -> None:
+    canary = tmp_path / "CANARY"
+    payloads = [
+        f"{{'loss': __import__('os').system('touch {canary}'), 'epoch': 3.5}}",
+        f"{{'loss': (lambda: open('{canary}', 'w'))(), 'epoch': 3.5}}",
+        f"{{'loss': [open('{canary}', 'w') for _ in [1]][0], 'epoch': 3.5}}",
+        f"{{'loss': exec('open(\"{canary}\", \"w\")'), 'epoch': 3.5}}",
+        "{'loss': 0.5, 'epoch': " + "[" * 5000 + "]" * 5000 + "}",
+        "{'loss': 0.5, 'epoch': " + "(" * 300 + "1" + ")" * 300 + "}",
+        "{'loss': " + "1" * 6000 + ", 'epoch': 3.5}",
+        "{'loss': 9**9**9, 'epoch': 3.5}",
+        "{'eval_loss': '" + "9" * 20_000 + "', 'epoch': 3.5}",
+    ]
+    p = tmp_path / "train.log"
+    p.write_text(_console_log(payloads))
+    r = CliRunner().invoke(cli, ["analyze", str(p), "--format", "json"])
+    assert not canary.exists()
+    assert r.exit_code == 0, r.output
+    (run,) = json.loads(r.stdout)["runs"]
+    assert run["format"] == "hf_stdout" and run["summary"]["n_validation_points"] == 8
