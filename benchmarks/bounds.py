@@ -61,6 +61,8 @@ def stdout_log(path: Path, size: int) -> None:
     bar = b" 45%|####5     | 450/1000 [00:10<00:12, 44.1it/s]\r"
     per_epoch = max(1, size // 300)
     with open(path, "wb") as fh:
+        fh.write(b"***** Running training *****\n  Num examples = 100000\n  Num Epochs = 300\n"
+                 b"  Total optimization steps = 30000\n")
         step = 0
         for epoch in range(1, 301):
             _fill(fh, bar, per_epoch)
