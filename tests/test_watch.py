@@ -236,3 +236,60 @@ def test_describe_overfit_names_the_turn() -> None:
     best = r.features.val_loss
     assert best is not None
     assert text.startswith(f"overfitting since epoch {int(best.best_step)}: validation val_loss up ")
+
+
+def _llamafactory_log(n: int = 40) -> str:
+    """LLaMA-Factory trainer_log.jsonl: training lines, an eval line every 5 steps (overfitting late)."""
+    lines = []
+    for s in range(1, n + 1):
+        base = {"current_steps": s, "total_steps": n, "epoch": s / 10, "percentage": 100 * s / n,
+                "elapsed_time": f"0:00:{s:02d}", "remaining_time": "0:00:10"}
+        lines.append(json.dumps(dict(base, loss=round(2.0 * 0.93**s, 4), lr=5e-5)))
+        if s % 5 == 0:
+            lines.append(json.dumps(dict(base, eval_loss=round(1.0 + 0.004 * (s - 15) ** 2, 4))))
+    return "\n".join(lines) + "\n"
+
+
+def _hf_console_log(n_epochs: int = 12) -> str:
+    lines = ["***** Running training *****", "  Num examples = 1000", f"  Num Epochs = {n_epochs}"]
+    for e in range(1, n_epochs + 1):
+        lines.append(" 45%|####5     | 450/1000 [00:10<00:12, 44.1it/s]")
+        lines.append(repr({"loss": round(2.0 * 0.8**e, 4), "learning_rate": 5e-05, "epoch": float(e)}))
+        lines.append(repr({"eval_loss": round(1.0 + 0.01 * (e - 4) ** 2, 4), "eval_runtime": 1.0, "epoch": float(e)}))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "make"), [("trainer_log.jsonl", _llamafactory_log), ("train.log", _hf_console_log)]
+)
+def test_follows_jsonl_and_console_logs(tmp_path: Path, name: str, make) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / f"src-{name}"
+    src.write_text(make())
+    dst = tmp_path / name
+    writer = start_writer(APPEND_WRITER, src, dst, 0.003)
+    try:
+        r = watch_cli(str(dst), "--interval", "0.05", "--idle-timeout", "2", "--format", "jsonl")
+    finally:
+        writer.wait(timeout=60)
+    assert r.exit_code == 0, r.output
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert events and events[-1]["label"] == ftdiag.analyze(dst).label
+    assert "error" not in r.stderr
+
+
+def test_watches_a_training_output_directory(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    state = json.loads((SAMPLES / "hf_trainer_state_overfit.json").read_text())
+    ck = out / "checkpoint-1"
+    ck.mkdir(parents=True)
+    (ck / "trainer_state.json").write_text(json.dumps(dict(state, log_history=state["log_history"][:4])))
+    w = Watcher(out, confirm=1)
+    w.poll()
+    assert w.results and w.last_error is None
+    before = w.results[0].features.last_step
+    assert w.poll() == [] and not w.changed
+    ck2 = out / "checkpoint-2"  # the next save
+    ck2.mkdir()
+    (ck2 / "trainer_state.json").write_text(json.dumps(state))
+    w.poll()
+    assert w.changed and w.results[0].features.last_step > before
