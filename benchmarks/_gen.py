@@ -88,3 +88,56 @@ def trainer_state(path: Path, n_entries: int, eval_every: int = 10, seed: int = 
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(state, fh, indent=2)
     return path
+
+
+def tf_event_file(directory: Path, n_scalars: int, seed: int = 0) -> Path:
+    """A TensorBoard event file (PyTorch SummaryWriter's layout: one simple_value
+    per Event) of ``n_scalars`` points: train/loss and train/learning_rate every
+    step, eval/loss and eval/accuracy every 10 steps. Needs ``tensorboard`` and
+    ``google-crc32c`` (the ``bench`` extra)."""
+    import struct
+
+    import google_crc32c
+    from tensorboard.compat.proto import event_pb2
+
+    def masked(b: bytes) -> int:
+        crc = google_crc32c.value(b)
+        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+    def record(data: bytes) -> bytes:
+        head = struct.pack("<Q", len(data))
+        return head + struct.pack("<I", masked(head)) + data + struct.pack("<I", masked(data))
+
+    rng = random.Random(seed)
+    n_steps = max(1, int(n_scalars / 2.2))
+    path = directory / "events.out.tfevents.1700000000.bench.1.0"
+    ev = event_pb2.Event()
+    written = 0
+    with open(path, "wb") as fh:
+        ev.wall_time = 1.7e9
+        ev.file_version = "brain.Event:2"
+        fh.write(record(ev.SerializeToString()))
+        ev = event_pb2.Event()
+        v = ev.summary.value.add()
+        buf: list[bytes] = []
+        step = 0
+        while written < n_scalars:
+            step += 1
+            points = [("train/loss", _loss(step, n_steps, rng)), ("train/learning_rate", 5e-5 * (1 - step / (n_steps + 1)))]
+            if step % 10 == 0:
+                vl = _val_loss(step, n_steps, rng)
+                points += [("eval/loss", vl), ("eval/accuracy", 1.0 - vl / 2.8)]
+            for tag, value in points:
+                if written >= n_scalars:
+                    break
+                ev.wall_time = 1.7e9 + step
+                ev.step = step
+                v.tag = tag
+                v.simple_value = value
+                buf.append(record(ev.SerializeToString()))
+                written += 1
+            if len(buf) >= 20000:
+                fh.write(b"".join(buf))
+                buf.clear()
+        fh.write(b"".join(buf))
+    return path
