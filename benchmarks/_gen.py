@@ -141,3 +141,30 @@ def tf_event_file(directory: Path, n_scalars: int, seed: int = 0) -> Path:
                 buf.clear()
         fh.write(b"".join(buf))
     return path
+
+
+def small_runs(directory: Path, n_runs: int, steps: int = 120, seed: int = 0) -> list[Path]:
+    """``n_runs`` small OpenAI results files (``steps`` rows, validation every 4
+    steps), as a sweep leaves them: one folder per run. Curves differ by run
+    (under-, well and over-trained) so that each analysis does its real work."""
+    rng = random.Random(seed)
+    paths = []
+    for i in range(n_runs):
+        d = directory / f"run_{i:06d}"
+        d.mkdir(parents=True)
+        speed = rng.choice([1.0, 3.0, 6.0])
+        over = rng.choice([0.0, 0.3, 1.0])
+        rows = ["step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"]
+        for s in range(1, steps + 1):
+            x = s / steps
+            tl = 0.3 + 2.0 * math.exp(-speed * x) + rng.gauss(0, 0.05)
+            ta = min(1.0, max(0.0, 1.0 - tl / 2.5))
+            if s % 4 == 0:
+                vl = 0.5 + 2.0 * math.exp(-speed * x) + over * x * x + rng.gauss(0, 0.03)
+                rows.append(f"{s},{tl:.5f},{ta:.5f},{vl:.5f},{min(1.0, max(0.0, 1.0 - vl / 2.8)):.5f}")
+            else:
+                rows.append(f"{s},{tl:.5f},{ta:.5f},,")
+        p = d / "step_metrics.csv"
+        p.write_text("\n".join(rows) + "\n")
+        paths.append(p)
+    return paths
