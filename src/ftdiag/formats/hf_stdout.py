@@ -91,6 +91,41 @@ def to_number(v: Any) -> float | None:
     return None
 
 
+# The usual dict, {'loss': 0.51, 'learning_rate': '2e-05', ...}, read by two
+# regular expressions instead of ast.literal_eval (~15x faster; a gigabyte log
+# holds millions): plain keys, and values that are decimal literals or short
+# quoted strings. Anything else (True, None, nested values, escapes, leading
+# zeros, ...) goes to literal_eval, so the result is always literal_eval's.
+_KEY = r"'[A-Za-z_][A-Za-z0-9_./\-]{0,127}'"
+_VALUE = (
+    r"-?(?:0|[1-9][0-9]{0,29})(?:\.[0-9]{0,30})?(?:[eE][-+]?[0-9]{1,3})?"
+    r"|-?\.[0-9]{1,30}(?:[eE][-+]?[0-9]{1,3})?"
+    r"|'[^'\\\n]{0,63}'"
+)
+_PAIR_SHAPE = _KEY + r"\s*:\s*(?:" + _VALUE + ")"
+_FLAT_DICT = re.compile(r"\{\s*" + _PAIR_SHAPE + r"(?:\s*,\s*" + _PAIR_SHAPE + r")*\s*,?\s*\}")
+_PAIR = re.compile("(" + _KEY + r")\s*:\s*(" + _VALUE + ")")
+
+
+def _parse_flat(text: str) -> dict[str, float] | None:
+    if _FLAT_DICT.fullmatch(text) is None:
+        return None
+    pairs = _PAIR.findall(text)
+    if len({k for k, _ in pairs}) != len(pairs):
+        return None  # a repeated key: literal_eval's order rules apply
+    out: dict[str, float] = {}
+    for key, raw in pairs:
+        if raw[0] == "'":
+            n = to_number(raw[1:-1])
+        elif "." in raw or "e" in raw or "E" in raw:
+            n = float(raw)
+        else:
+            n = float(int(raw))  # an int literal: -0 is 0, as literal_eval has it
+        if n is not None:
+            out[key[1:-1]] = n
+    return out
+
+
 def parse_dict(text: str) -> dict[str, float] | None:
     """A metric dict literal as ``{key: float}``, or None. Never evaluates code."""
     if len(text) > MAX_DICT + 2:
@@ -99,6 +134,13 @@ def parse_dict(text: str) -> dict[str, float] | None:
         text = _NUMPY.sub(r"\1", text)
         text = _TENSOR.sub(r"\1", text)
     text = _BARE.sub(r"\1'\2'", text)
+    flat = _parse_flat(text)
+    if flat is not None:
+        return flat
+    return _parse_literal(text)
+
+
+def _parse_literal(text: str) -> dict[str, float] | None:
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
