@@ -91,6 +91,8 @@ class ChildResult:
     maxrss: int  # bytes, peak resident set of the child
     returncode: int
     stdout: bytes = b""
+    cpu: float = 0.0  # user + system seconds of the child and the children it waited for
+    stderr: bytes = b""
 
 
 def run_child(cmd: Sequence[str], stdout: int | None = subprocess.DEVNULL, env: dict[str, str] | None = None,
@@ -109,7 +111,7 @@ def run_child(cmd: Sequence[str], stdout: int | None = subprocess.DEVNULL, env: 
     p.returncode = os.waitstatus_to_exitcode(status)
     if check and p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{err.decode(errors='replace')[-2000:]}")
-    return ChildResult(wall, usage.ru_maxrss * 1024, p.returncode, out)
+    return ChildResult(wall, usage.ru_maxrss * 1024, p.returncode, out, usage.ru_utime + usage.ru_stime, err)
 
 
 def alternate(cmds: dict[str, Sequence[str]], repeats: int, warmup: int = 1) -> dict[str, list[ChildResult]]:

@@ -168,3 +168,42 @@ def small_runs(directory: Path, n_runs: int, steps: int = 120, seed: int = 0) ->
         p.write_text("\n".join(rows) + "\n")
         paths.append(p)
     return paths
+
+
+def hf_stdout(path: Path, size_bytes: int, seed: int = 0) -> Path:
+    """A Hugging Face Trainer console log of about ``size_bytes``: tqdm bars
+    (several ``\\r`` updates per logged step), a training dict per step, an
+    evaluation dict every 50, warnings now and then, a summary at the end."""
+    rng = random.Random(seed)
+    per_step = 255  # bytes written per logged step, roughly
+    n_steps = max(10, size_bytes // per_step)
+    total = n_steps * 10
+    buf: list[str] = []
+    written = 0
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("***** Running training *****\n  Num examples = 80000\n  Num Epochs = 3\n")
+        for s in range(1, n_steps + 1):
+            epoch = 3.0 * s / n_steps
+            it = s * 10
+            for k in range(3):
+                buf.append(f"\r {100 * it // total:3d}%|#####     | {it - 3 + k}/{total} [01:02<03:04, {rng.uniform(4, 6):.2f}it/s]")
+            buf.append(
+                f"\n{{'loss': {_loss(s, n_steps, rng):.4f}, 'grad_norm': {abs(rng.gauss(1.5, 0.4)):.4f}, "
+                f"'learning_rate': {5e-5 * (1 - s / (n_steps + 1)):.4e}, 'epoch': {epoch:.4f}}}\n"
+            )
+            if s % 50 == 0:
+                vl = _val_loss(s, n_steps, rng)
+                buf.append(
+                    f"{{'eval_loss': {vl:.4f}, 'eval_accuracy': {1 - vl / 2.8:.4f}, 'eval_runtime': 12.34, "
+                    f"'eval_samples_per_second': 81.2, 'eval_steps_per_second': 10.1, 'epoch': {epoch:.4f}}}\n"
+                )
+            if s % 997 == 0:
+                buf.append("UserWarning: torch.utils.checkpoint: please pass in use_reentrant=True or use_reentrant=False explicitly.\n")
+            if len(buf) >= 8000:
+                chunk = "".join(buf)
+                fh.write(chunk)
+                written += len(chunk)
+                buf.clear()
+        buf.append("{'train_runtime': 9876.5, 'train_samples_per_second': 24.3, 'train_steps_per_second': 3.04, 'train_loss': 0.91, 'epoch': 3.0}\n")
+        fh.write("".join(buf))
+    return path
