@@ -174,9 +174,9 @@ def test_series_values_are_float64_arrays(tmp_path: Path) -> None:
     assert not any(math.isnan(v) for v in run.val_loss.values)
 
 
-# ---- the readers added after the core (trackers and generic tables) -------------
-# read through ftdiag.inputs, as the CLI does: roles are assigned and the
-# one-metric-per-file formats merged there
+# ---- directory readers (their files' formats have their own property tests in
+# tests/test_readers_properties.py and tests/test_console_properties.py); read
+# through ftdiag.inputs, as the CLI does
 
 
 def read_all(*paths: Path):  # type: ignore[no-untyped-def]
@@ -191,25 +191,6 @@ def read_all(*paths: Path):  # type: ignore[no-untyped-def]
 def epoch_curves(draw, min_epochs: int = 3):  # type: ignore[no-untyped-def]
     n = draw(st.integers(min_epochs, 25))
     return [(draw(loss), draw(loss), draw(acc)) for _ in range(n)]
-
-
-@given(epoch_curves(), st.integers(2, 20), st.sampled_from(["val_loss", "valid_loss"]), newline)
-@SETTINGS
-def test_lightning_csv_roundtrip(tmp_path: Path, curves, spe: int, val_name: str, nl: str) -> None:  # type: ignore[no-untyped-def]
-    """Sparse CSVLogger rows: a training row at each epoch's last step, then the validation row."""
-    lines = [f"epoch,step,train_loss,{val_name},val_acc"]
-    train, val = [], []
-    for e, (tl, vl, va) in enumerate(curves):
-        step = (e + 1) * spe - 1
-        lines.append(f"{e},{step},{tl!r},,")
-        lines.append(f"{e},{step},,{vl!r},{va!r}")
-        train.append((step, tl))
-        val.append((step, vl, va))
-    (run,) = read_all(write(tmp_path, "metrics.csv", "\n".join(lines) + "\n", "utf-8", nl))
-    assert run.format == "lightning_csv"
-    assert_series(run.train_loss, [s for s, _ in train], [v for _, v in train])
-    assert_series(run.val_loss, [s for s, _, _ in val], [v for _, v, _ in val])
-    assert_series(run.val_metric, [s for s, _, _ in val], [a for _, _, a in val])
 
 
 @given(epoch_curves())
@@ -229,59 +210,6 @@ def test_lightning_version_dir_roundtrip(tmp_path: Path, curves) -> None:  # typ
 
 @given(epoch_curves())
 @SETTINGS
-def test_ultralytics_roundtrip(tmp_path: Path, curves) -> None:  # type: ignore[no-untyped-def]
-    head = "epoch,time,train/loss,metrics/accuracy_top1,metrics/accuracy_top5,val/loss,lr/pg0"
-    rows = [f"{e + 1},{10.0 * (e + 1)!r},{tl!r},{va!r},1,{vl!r},0.001" for e, (tl, vl, va) in enumerate(curves)]
-    (run,) = read_all(write(tmp_path, "results.csv", "\n".join([head] + rows) + "\n", "utf-8", "\n"))
-    assert run.format == "ultralytics"
-    epochs = [float(e + 1) for e in range(len(curves))]
-    assert_series(run.train_loss, epochs, [c[0] for c in curves])
-    assert_series(run.val_loss, epochs, [c[1] for c in curves])
-    assert_series(run.val_metric, epochs, [c[2] for c in curves])
-
-
-@given(st.lists(epoch_curves(), min_size=1, max_size=3))
-@SETTINGS
-def test_wandb_chart_exports_roundtrip(tmp_path: Path, runs_curves) -> None:  # type: ignore[no-untyped-def]
-    """One chart export per metric, several runs per chart; combined run by run."""
-    names = [f"run-{i}" for i in range(len(runs_curves))]
-    n = max(len(c) for c in runs_curves)
-    files = []
-    for k, metric in ((0, "train/loss"), (1, "val/loss")):
-        head = ["Step"]
-        for name in names:
-            head += [f"{name} - {metric}", f"{name} - {metric}__MIN", f"{name} - {metric}__MAX"]
-        rows = [",".join(f'"{h}"' for h in head)]
-        for i in range(n):
-            cells = [str(100 * (i + 1))]
-            for c in runs_curves:
-                v = repr(c[i][k]) if i < len(c) else ""
-                cells += [v, v, v]
-            rows.append(",".join(cells))
-        files.append(write(tmp_path, f"wandb_export_{k}.csv", "\n".join(rows) + "\n", "utf-8", "\n"))
-    got = {r.name: r for r in read_all(*files)}
-    assert sorted(got) == sorted(names)
-    for name, c in zip(names, runs_curves, strict=True):
-        steps = [100 * (i + 1) for i in range(len(c))]
-        assert_series(got[name].train_loss, steps, [x[0] for x in c])
-        assert_series(got[name].val_loss, steps, [x[1] for x in c])
-
-
-@given(epoch_curves(), newline)
-@SETTINGS
-def test_tensorboard_csv_downloads_roundtrip(tmp_path: Path, curves, nl: str) -> None:  # type: ignore[no-untyped-def]
-    files = []
-    for k, tag in ((0, "loss"), (1, "val_loss")):
-        rows = ["Wall time,Step,Value"] + [f"{1.7e9 + i!r},{i},{c[k]!r}" for i, c in enumerate(curves)]
-        files.append(write(tmp_path, f"run-.-tag-{tag}.csv", "\n".join(rows) + "\n", "utf-8", nl))
-    (run,) = read_all(*files)
-    steps = list(range(len(curves)))
-    assert_series(run.train_loss, steps, [c[0] for c in curves])
-    assert_series(run.val_loss, steps, [c[1] for c in curves])
-
-
-@given(epoch_curves())
-@SETTINGS
 def test_mlflow_run_dir_roundtrip(tmp_path: Path, curves) -> None:  # type: ignore[no-untyped-def]
     run_dir = tmp_path / "mlruns" / "0" / "abc123"
     (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
@@ -297,44 +225,3 @@ def test_mlflow_run_dir_roundtrip(tmp_path: Path, curves) -> None:  # type: igno
     assert_series(run.train_loss, steps, [c[0] for c in curves])
     assert_series(run.val_loss, steps, [c[1] for c in curves])
     assert_series(run.val_metric, steps, [c[2] for c in curves])
-
-
-@given(epoch_curves(), st.sampled_from(["csv", "tsv", "jsonl"]))
-@SETTINGS
-def test_generic_tables_roundtrip(tmp_path: Path, curves, kind: str) -> None:  # type: ignore[no-untyped-def]
-    """A hand-made log with recognizable names (no tracker's layout)."""
-    cols = ("step", "train_loss", "val_loss", "val_accuracy")
-    rows = [(10 * (i + 1), c[0], c[1], c[2]) for i, c in enumerate(curves)]
-    if kind == "jsonl":
-        text = "".join(json.dumps(dict(zip(cols, r, strict=True))) + "\n" for r in rows)
-    else:
-        sep = "," if kind == "csv" else "\t"
-        text = sep.join(cols) + "\n" + "".join(sep.join(repr(x) for x in r) + "\n" for r in rows)
-    (run,) = read_all(write(tmp_path, f"my_log.{kind}", text, "utf-8", "\n"))
-    assert run.format == "generic"
-    steps = [r[0] for r in rows]
-    assert_series(run.train_loss, steps, [r[1] for r in rows])
-    assert_series(run.val_loss, steps, [r[2] for r in rows])
-    assert_series(run.val_metric, steps, [r[3] for r in rows])
-
-
-@given(epoch_curves())
-@SETTINGS
-def test_tensorboard_event_files_roundtrip(tmp_path: Path, curves) -> None:  # type: ignore[no-untyped-def]
-    pytest = __import__("pytest")
-    pytest.importorskip("tensorboard")
-    from tensorboard.compat.proto import event_pb2, summary_pb2
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    logdir = tmp_path / "tb" / f"run{len(list(tmp_path.glob('tb/*')))}"
-    w = EventFileWriter(str(logdir))
-    for i, c in enumerate(curves):
-        vals = [summary_pb2.Summary.Value(tag="train/loss", simple_value=c[0]),
-                summary_pb2.Summary.Value(tag="val/loss", simple_value=c[1])]
-        w.add_event(event_pb2.Event(wall_time=1.7e9 + i, step=i, summary=summary_pb2.Summary(value=vals)))
-    w.close()
-    (run,) = read_all(logdir)
-    f32 = lambda xs: np.asarray(xs, dtype=np.float32).astype(np.float64).tolist()  # noqa: E731
-    steps = list(range(len(curves)))
-    assert_series(run.train_loss, steps, f32([c[0] for c in curves]))
-    assert_series(run.val_loss, steps, f32([c[1] for c in curves]))
