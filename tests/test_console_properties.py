@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -209,3 +210,93 @@ def test_console_metrics_round_trip(rows: list[tuple[float, float]], steps: int)
     assert all(close(a, b) for a, b in zip(run.train_loss.steps, [e[0] for e in expected], strict=True))
     assert list(run.train_loss.values) == [e[1] for e in expected]
     assert all(close(a, e[2]) for a, e in zip(run.train_metric.values, expected, strict=True))
+
+
+# ---------------------------------------------------------------- bounded storage and the dict fast path
+
+
+@SETTINGS
+@given(vals=st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=300), cap=st.sampled_from([4, 8, 16, 64]))
+def test_rows_stay_bounded_and_average_in_groups(vals: list[float], cap: int) -> None:
+    from ftdiag.formats._lines import Rows
+
+    rows = Rows(cap=cap)
+    for i, v in enumerate(vals):
+        rows.add({"x": float(i), "v": v})
+    x, v = rows.column("x"), rows.column("v")
+    assert len(x) <= cap and rows.total == len(vals)
+    s = rows.stride
+    # every stored point is the mean of `stride` consecutive inputs (the last may be partial)
+    for j in range(len(x)):
+        chunk = vals[j * s : (j + 1) * s]
+        assert math.isclose(v[j], sum(chunk) / len(chunk), rel_tol=1e-9, abs_tol=1e-6)
+        assert math.isclose(x[j], (j * s + j * s + len(chunk) - 1) / 2, abs_tol=1e-9)
+
+
+def test_rows_keep_a_logged_nan_visible() -> None:
+    from ftdiag.formats._lines import Rows
+
+    rows = Rows(cap=4)
+    for i in range(20):
+        rows.add({"v": float("nan") if i == 13 else 1.0})
+    assert rows.stride > 1 and np.isnan(rows.column("v")).sum() == 1
+
+
+@SETTINGS
+@given(
+    d=st.dictionaries(
+        st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+        st.floats(allow_nan=False, allow_infinity=False, width=64),
+        min_size=1,
+        max_size=8,
+    ),
+    quoted=st.booleans(),
+)
+def test_hf_dict_fast_path_agrees_with_literal_eval(d: dict[str, float], quoted: bool) -> None:
+    import ast
+
+    from ftdiag.formats.hf_stdout import parse_dict
+
+    text = "{" + ", ".join(f"'{k}': " + (f"'{v!r}'" if quoted else repr(v)) for k, v in d.items()) + "}"
+    expected = {k: float(v) for k, v in ast.literal_eval(text).items()}
+    assert parse_dict(text) == expected
+
+
+@SETTINGS
+@given(
+    blocks=st.lists(st.lists(st.floats(-1e3, 1e3), max_size=40), max_size=12),
+    cap=st.sampled_from([2, 4, 6, 16]),
+)
+def test_points_average_uniform_groups_within_the_cap(blocks: list[list[float]], cap: int) -> None:
+    from ftdiag.formats._lines import Points
+
+    p = Points(cap=cap)
+    raw: list[float] = []
+    for b in blocks:
+        p.extend([float(len(raw) + i) for i in range(len(b))], b)
+        raw += b
+    x, y = p.arrays()
+    s = p.stride
+    assert p.total == len(raw) and len(x) <= cap
+    assert len(x) == -(-len(raw) // s)  # ceil: uniform groups of `stride`, the last maybe partial
+    for j in range(len(x)):
+        chunk = raw[j * s : (j + 1) * s]
+        assert math.isclose(y[j], sum(chunk) / len(chunk), rel_tol=1e-9, abs_tol=1e-9)
+        assert math.isclose(x[j], j * s + (len(chunk) - 1) / 2, abs_tol=1e-9)
+
+
+@SETTINGS
+@given(
+    lines=st.lists(st.sampled_from(["iter 5: loss 1", "noise", "", "x iter 7: y", "ab"]), max_size=30),
+    seps=st.lists(st.sampled_from(["\n", "\r", "\r\n"]), min_size=30, max_size=30),
+    chunk=st.integers(min_value=1, max_value=9),
+)
+def test_pattern_scan_finds_exactly_the_matching_segments(lines: list[str], seps: list[str], chunk: int) -> None:
+    import re
+
+    text = "".join(a + b for a, b in zip(lines, seps, strict=False))
+    src = source_of(text.encode())
+    every = list(iter_segments(src, chunk_size=chunk))
+    want = [(n, s) for n, s in every if "iter" in s]
+    assert list(iter_segments(src, [re.compile(r"iter \d"), re.compile(r"r \d")], chunk_size=chunk)) == want
+    assert list(iter_segments(src, re.compile("iter"), chunk_size=chunk)) == want

@@ -21,16 +21,14 @@ are not a curve; a log with only those is refused, naming the line.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import defaultdict
 
 import numpy as np
 
 from ..errors import NoDataError
 from ..run import Run, Series, looks_like_task_metric, make_series
 from . import Reader
-from ._lines import LineStats, head_text, iter_segments
+from ._lines import Grouped, LineStats, head_text, iter_segments
 from ._source import Source
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN|-?inf"
@@ -113,11 +111,9 @@ def _role(key: str) -> tuple[str, str]:
 
 def read(source: Source) -> list[Run]:
     stats = LineStats()
-    points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    rows = Grouped()  # bounded: long logs are averaged in groups
     unplaced: list[tuple[int, str]] = []
-    uses_epochs = None
-    min_epoch = math.inf
-    raw: list[tuple[float | None, float | None, float | None, list[tuple[str, float]]]] = []
+    roles: dict[str, tuple[str, str]] = {}
     for lineno, line in iter_segments(source, _WANT, stats):
         s = line.strip()
         if not s or s[0] in "{[":
@@ -130,13 +126,21 @@ def read(source: Source) -> list[Run]:
             if len(unplaced) < 3:
                 unplaced.append((lineno, s[:120]))
             continue
+        row: dict[str, float] = {}
         if epoch is not None:
-            min_epoch = min(min_epoch, epoch)
-            uses_epochs = True
-        raw.append((epoch, frac, step, pairs))
-        if len(raw) > 5_000_000:
-            break
-    if not raw:
+            row["_epoch"] = epoch
+            if frac is not None:
+                row["_frac"] = frac
+        if step is not None:
+            row["_step"] = step
+        for key, value in pairs:
+            role = roles.get(key)
+            if role is None and len(roles) < 256:
+                role = roles[key] = _role(key)
+            if role is not None:
+                row["\t".join(role)] = value
+        rows.add(row)
+    if not len(rows):
         if unplaced:
             where = "; ".join(f"line {n}: {t!r}" for n, t in unplaced)
             raise NoDataError(
@@ -145,17 +149,27 @@ def read(source: Source) -> list[Run]:
                 "no training curve to diagnose",
             )
         raise NoDataError(source.display, "no 'loss: value' or 'accuracy: value' lines found")
+    groups = rows.groups
+    uses_epochs = any("_epoch" in sig for sig in groups)
+    min_epoch = min((float(np.nanmin(g.column("_epoch"))) for sig, g in groups.items() if "_epoch" in sig), default=1.0)
     shift = 1.0 if min_epoch == 0 else 0.0
-    for epoch, frac, step, pairs in raw:
+    points: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    for sig, g in groups.items():
         if uses_epochs:
-            if epoch is None:
+            if "_epoch" not in sig:
                 continue
-            x = epoch + shift - 1.0 + frac if frac is not None else epoch + shift
+            x = g.column("_epoch") + shift
+            if "_frac" in sig:
+                x = x - 1.0 + g.column("_frac")
         else:
-            assert step is not None
-            x = step
-        for key, v in pairs:
-            points[_role(key)].append((x, v))
+            x = g.column("_step")
+        for key in sig:
+            if key.startswith("_"):
+                continue
+            split, base = key.split("\t", 1)
+            vals = g.column(key)
+            old = points.get((split, base))
+            points[(split, base)] = (x, vals) if old is None else (np.concatenate([old[0], x]), np.concatenate([old[1], vals]))
     warnings: list[str] = []
     splits = {sp for sp, _ in points}
     val_split = "val" if "val" in splits else ("test" if "test" in splits else None)
@@ -169,24 +183,25 @@ def read(source: Source) -> list[Run]:
         if not cands:
             return None
         # the plain name first ("loss", "accuracy"), then the most logged
-        cands.sort(key=lambda b: (b not in ("loss", "accuracy", "acc"), -len(points[(split, b)])))
+        cands.sort(key=lambda b: (b not in ("loss", "accuracy", "acc"), -len(points[(split, b)][0])))
         b = cands[0]
-        arr = np.asarray(points[(split, b)], dtype=np.float64)
+        xs, vals = points[(split, b)]
         name = b if split == "train" else f"{split}_{b}"
-        return make_series(name, arr[:, 0], arr[:, 1], epochs=arr[:, 0] if uses_epochs else None)
+        return make_series(name, xs, vals, epochs=xs if uses_epochs else None)
 
     train_loss, val_loss = series("train", "loss"), series(val_split, "loss")
     train_metric, val_metric = series("train", "metric"), series(val_split, "metric")
     used = {s.name for s in (train_loss, val_loss, train_metric, val_metric) if s is not None}
     extra: dict[str, Series] = {}
-    for (sp, b), pts in points.items():
+    for (sp, b), (xs, vals) in points.items():
         name = b if sp == "train" else f"{sp}_{b}"
-        if name in used:
-            continue
-        arr = np.asarray(pts, dtype=np.float64)
-        extra[name] = make_series(name, arr[:, 0], arr[:, 1])
+        if name not in used:
+            extra[name] = make_series(name, xs, vals)
     if stats.truncated:
         warnings.append(f"{source.display}: {len(stats.truncated)} over-long line(s) were cut")
+    note = rows.bound_note(source.display, "metric lines")
+    if note:
+        warnings.append(note)
     return [
         Run(
             source=source.display,

@@ -38,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NoDataError
+from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, XUnit, looks_like_task_metric, make_series
 from . import CERTAIN, Reader
-from ._lines import LineStats, head_text, iter_segments
+from ._lines import LineStats, Rows, head_text, iter_segments
 from ._source import Source
 
 MAX_DICT = 16384  # characters in one candidate dict literal
@@ -166,127 +166,195 @@ def kind_of(d: dict[str, float]) -> str | None:
     return None
 
 
+MAX_GROUPS = 32  # distinct key sets of metric dicts kept per run
+
+
 @dataclass
 class _Run:
+    """One Trainer run's dicts, columnar: one :class:`Rows` per distinct key
+    set (dicts from one logger share their keys, so within a group a NaN is
+    a logged NaN, never a missing key)."""
+
     first_line: int
-    train: list[tuple[int, dict[str, float]]] = field(default_factory=list)
-    evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    train: dict[frozenset[str], Rows] = field(default_factory=dict)
+    evals: dict[frozenset[str], Rows] = field(default_factory=dict)
+    eval_epochs: set[float] = field(default_factory=set)
     summary: dict[str, float] | None = None
     last_epoch: float = -math.inf
     index: int = 0  # running index of metric dicts
+    dropped: int = 0  # dicts with yet another key set
 
     def empty(self) -> bool:
         return not self.train and not self.evals
 
+    def add(self, kind: str, d: dict[str, float]) -> None:
+        self.index += 1
+        d["_index"] = float(self.index)
+        groups = self.train if kind == "train" else self.evals
+        sig = frozenset(d)
+        rows = groups.get(sig)
+        if rows is None:
+            if len(self.train) + len(self.evals) >= MAX_GROUPS:
+                self.dropped += 1
+                return
+            rows = groups[sig] = Rows()
+        rows.add(d)
+        if kind == "eval" and "epoch" in d:
+            self.eval_epochs.add(d["epoch"])
 
-def _spread_ties(epochs: list[float]) -> list[float]:
+
+def _spread_ties(e: np.ndarray) -> np.ndarray:
     """Strictly increasing x from printed (rounded) epochs: a group of k equal
-    epochs e after a previous distinct epoch p becomes e-(e-p)(k-1)/k ... e."""
-    out: list[float] = []
-    i, prev = 0, 0.0
-    while i < len(epochs):
-        j = i
-        while j + 1 < len(epochs) and epochs[j + 1] == epochs[i]:
-            j += 1
-        e, k = epochs[i], j - i + 1
-        lo = prev if prev < e else e - 1.0 / k
-        for n in range(k):
-            out.append(e - (e - lo) * (k - 1 - n) / k)
-        prev = e
-        i = j + 1
-    return out
+    epochs e after a previous distinct epoch p becomes e-(e-p)(k-1)/k, ..., e."""
+    if e.size == 0:
+        return e
+    start = np.r_[True, e[1:] != e[:-1]]
+    starts = np.flatnonzero(start)
+    gid = np.cumsum(start) - 1
+    k = np.diff(np.r_[starts, e.size])[gid].astype(np.float64)
+    n = np.arange(e.size) - starts[gid]
+    prev = np.r_[0.0, e[starts][:-1]][gid]
+    lo = np.where(prev < e, prev, e - 1.0 / k)
+    return e - (e - lo) * (k - 1 - n) / k
 
 
-def _choose_eval_metric(evals: list[dict[str, float]]) -> str | None:
-    keys: dict[str, int] = {}
-    for e in evals:
-        for k in e:
-            if k.startswith("eval_") and not k.endswith("loss") and not _EVAL_SKIP.match(k) and k != "eval_epoch":
-                keys[k] = keys.get(k, 0) + 1
+def _ffill(values: np.ndarray, first: float) -> np.ndarray:
+    ok = np.isfinite(values)
+    pos = np.where(ok, np.arange(values.size), -1)
+    np.maximum.accumulate(pos, out=pos)
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], first)
+
+
+@dataclass
+class _Cols:
+    """Rows of one kind (train or eval), all groups concatenated in log order."""
+
+    groups: list[Rows]
+    index: np.ndarray
+    epoch: np.ndarray
+    step: np.ndarray
+    x: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    @classmethod
+    def of(cls, groups: dict[frozenset[str], Rows]) -> _Cols:
+        rows = list(groups.values())
+
+        def cat(key: str) -> np.ndarray:
+            return np.concatenate([g.column(key) for g in rows]) if rows else np.empty(0)
+
+        return cls(rows, cat("_index"), cat("epoch"), cat("step"))
+
+    def values(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """x, values and epochs of ``key`` (only from groups that log it), in log order."""
+        xs, vs, es = [], [], []
+        at = 0
+        for g in self.groups:
+            n = len(g)
+            if key in g.cols:
+                xs.append(self.x[at : at + n])
+                vs.append(g.column(key))
+                es.append(self.epoch[at : at + n])
+            at += n
+        if not xs:
+            return None
+        return np.concatenate(xs), np.concatenate(vs), np.concatenate(es)
+
+    def keys(self) -> set[str]:
+        return {k for g in self.groups for k in g.cols}
+
+
+def _choose_eval_metric(keys: set[str]) -> str | None:
+    cands = {k for k in keys if k.startswith("eval_") and not k.endswith("loss") and not _EVAL_SKIP.match(k) and k != "eval_epoch"}
     for k in _PREFERRED:
-        if k in keys:
+        if k in cands:
             return k
-    task = [k for k in keys if looks_like_task_metric(k)]
-    return max(task, key=lambda k: keys[k]) if task else None
+    task = sorted(k for k in cands if looks_like_task_metric(k))
+    return task[0] if task else None
 
 
 def _build(r: _Run, source: Source, name: str, warnings: list[str]) -> Run:
-    entries = sorted(r.train + r.evals, key=lambda e: e[1]["_index"])
-    has_epoch = any("epoch" in d for _, d in entries)
-    has_step = all("step" in d for _, d in entries)
+    tr, ev = _Cols.of(r.train), _Cols.of(r.evals)
+    index = np.concatenate([tr.index, ev.index])
+    epoch = np.concatenate([tr.epoch, ev.epoch])
+    has_epoch = bool(np.isfinite(epoch).any())
+    has_step = index.size > 0 and bool(np.isfinite(np.concatenate([tr.step, ev.step])).all())
     if has_epoch:
         # an evaluation before training prints no epoch: it is at epoch 0;
         # any other dict without one is where the previous one was
-        last = 0.0
-        for _, d in entries:
-            last = d.setdefault("epoch", last)
+        order = np.argsort(index, kind="stable")
+        filled = np.empty_like(epoch)
+        filled[order] = _ffill(epoch[order], 0.0)
+        tr.epoch, ev.epoch = filled[: tr.index.size], filled[tr.index.size :]
     x_unit: XUnit
     if has_step:
         x_unit = "step"
-
-        def xs_of(entries: list[tuple[int, dict[str, float]]]) -> list[float]:
-            return [d["step"] for _, d in entries]
-
-        train_x = xs_of(r.train)
+        tr.x, ev.x = tr.step, ev.step
     elif has_epoch:
         x_unit = "epoch"
-        train_x = _spread_ties([d["epoch"] for _, d in r.train])
+        order = np.argsort(tr.index, kind="stable")
+        tr.x = np.empty_like(tr.epoch)
+        tr.x[order] = _spread_ties(tr.epoch[order])
+        ev.x = ev.epoch
     else:
         x_unit = "step"
         warnings.append(
             f"{source.display}: the metric lines carry no 'epoch': the x axis is the "
             "running count of logged dicts, not optimizer steps"
         )
-        train_x = [float(d["_index"]) for _, d in r.train]
+        tr.x, ev.x = tr.index, ev.index
+    for rows in list(r.train.values()) + list(r.evals.values()):
+        if rows.stride > 1:
+            warnings.append(
+                f"{source.display}: {rows.total:,} metric lines of one kind: averaged in groups of "
+                f"{rows.stride} to bound memory"
+            )
+            break
+    if r.dropped:
+        warnings.append(f"{source.display}: {r.dropped} metric line(s) with unusual keys were left out")
 
-    def eval_x(d: dict[str, float]) -> float:
-        if has_step:
-            return d["step"]
-        if has_epoch:
-            return d["epoch"]
-        return d["_index"]
-
-    def series(entries: list[tuple[int, dict[str, float]]], xs: list[float], key: str) -> Series | None:
-        pts = [(x, d[key], d.get("epoch", math.nan)) for x, (_, d) in zip(xs, entries, strict=True) if key in d]
-        if not pts:
+    def series(cols: _Cols, key: str) -> Series | None:
+        got = cols.values(key)
+        if got is None:
             return None
-        arr = np.asarray(pts, dtype=np.float64)
-        return make_series(key, arr[:, 0], arr[:, 1], arr[:, 2])
+        x, v, e = got
+        return make_series(key, x, v, e)
 
-    ev = [d for _, d in r.evals]
-    ev_x = [eval_x(d) for d in ev]
-    metric = _choose_eval_metric(ev)
-    train_metric = next((k for k in ("mean_token_accuracy", "accuracy", "train_accuracy") if any(k in d for _, d in r.train)), None)
+    ev_keys, tr_keys = ev.keys(), tr.keys()
+    metric = _choose_eval_metric(ev_keys)
+    train_metric = next((k for k in ("mean_token_accuracy", "accuracy", "train_accuracy") if k in tr_keys), None)
     extra: dict[str, Series] = {}
     for key in ("learning_rate", "grad_norm"):
-        s = series(r.train, train_x, key)
+        s = series(tr, key)
         if s is not None:
             extra[key] = s
-    other_losses = sorted({k for d in ev for k in d if k.startswith("eval_") and k.endswith("_loss") and k != "eval_loss"})
+    other_losses = sorted(k for k in ev_keys if k.startswith("eval_") and k.endswith("_loss") and k != "eval_loss")
     for key in other_losses:
-        s = series(r.evals, ev_x, key)
+        s = series(ev, key)
         if s is not None:
             extra[key] = s
-    val_loss = series(r.evals, ev_x, "eval_loss")
+    val_loss = series(ev, "eval_loss")
     if val_loss is None and other_losses:
         val_loss = extra.pop(other_losses[0])
-        warnings.append(
-            f"{source.display}: no plain eval_loss; validation loss is {other_losses[0]} "
-            f"(of {', '.join(other_losses)})"
-        )
-    lrs = [d["learning_rate"] for _, d in r.train if "learning_rate" in d and math.isfinite(d["learning_rate"])]
+        prefix = other_losses[0][: -len("loss")]
+        metric = _choose_eval_metric({k for k in ev_keys if k.startswith(prefix)}) or metric
+        if len(other_losses) > 1:
+            warnings.append(
+                f"{source.display}: {len(other_losses)} evaluation sets ({', '.join(other_losses)}) and no "
+                f"plain eval_loss: diagnosed on {other_losses[0]}; the others are kept as extra series"
+            )
+    lr = extra.get("learning_rate")
     hp_values: dict[str, float] = {}
-    if lrs:
-        hp_values["learning_rate"] = max(lrs)
+    if lr is not None and np.isfinite(lr.values).any():
+        hp_values["learning_rate"] = float(np.nanmax(np.where(np.isfinite(lr.values), lr.values, np.nan)))
     summary = r.summary or {}
     return Run(
         source=source.display,
         format="hf_stdout",
         name=name,
-        train_loss=series(r.train, train_x, "loss"),
+        train_loss=series(tr, "loss"),
         val_loss=val_loss,
-        train_metric=series(r.train, train_x, train_metric) if train_metric else None,
-        val_metric=series(r.evals, ev_x, metric) if metric else None,
+        train_metric=series(tr, train_metric) if train_metric else None,
+        val_metric=series(ev, metric) if metric else None,
         extra=extra,
         hyperparameters=Hyperparameters(**hp_values, sources={k: "log" for k in hp_values}),
         platform="huggingface",
@@ -307,7 +375,6 @@ def read(source: Source) -> list[Run]:
     runs: list[_Run] = []
     cur: _Run | None = None
     restarts: list[str] = []
-    n_dicts = 0
     for lineno, seg in iter_segments(source, _FIND, stats):
         for m in _CANDIDATE.finditer(seg):
             d = parse_dict(m.group())
@@ -316,7 +383,6 @@ def read(source: Source) -> list[Run]:
             kind = kind_of(d)
             if kind is None:
                 continue
-            n_dicts += 1
             ep = d.get("epoch")
             if kind == "summary":
                 # a second summary (the TrainOutput repr a script prints) or
@@ -330,9 +396,8 @@ def read(source: Source) -> list[Run]:
                 if kind == "eval" and ep is not None and sep is not None and ep == sep:
                     # trainer.evaluate() after training: keep the in-training
                     # value when one exists at this epoch
-                    if not any(e.get("epoch") == ep for _, e in cur.evals):
-                        d["_index"] = cur.index = cur.index + 1
-                        cur.evals.append((lineno, d))
+                    if ep not in cur.eval_epochs:
+                        cur.add(kind, d)
                     continue
                 new = True
             elif cur is not None and ep is not None and ep < cur.last_epoch - 1e-9:
@@ -341,12 +406,12 @@ def read(source: Source) -> list[Run]:
             if new:
                 cur = _Run(first_line=lineno)
                 runs.append(cur)
+                if len(runs) > 10_000:
+                    raise InputError(source.display, "more than 10,000 Trainer runs in one log; is this a console log?")
             assert cur is not None
-            cur.index += 1
-            d["_index"] = float(cur.index)
             if ep is not None and math.isfinite(ep):
                 cur.last_epoch = max(cur.last_epoch, ep)
-            (cur.train if kind == "train" else cur.evals).append((lineno, d))
+            cur.add(kind, d)
     warnings: list[str] = []
     if stats.truncated:
         warnings.append(
@@ -355,8 +420,9 @@ def read(source: Source) -> list[Run]:
         )
     if restarts:
         warnings.append(
-            f"{source.display}: the epoch went backwards at {', '.join(restarts[:3])}: "
-            "read as a new run each time (a restarted training)"
+            f"{source.display}: the epoch went backwards at {', '.join(restarts[:3])}"
+            + (f" and {len(restarts) - 3} more" if len(restarts) > 3 else "")
+            + ": read as a new run each time (a restarted training)"
         )
     kept = [r for r in runs if not r.empty()]
     if not kept:

@@ -30,13 +30,11 @@ import math
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..errors import NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, make_series
 from . import Reader
-from ._lines import LineStats, head_text, iter_segments
+from ._lines import Grouped, LineStats, head_text, iter_segments
 from ._source import Source
 
 _HEADER = re.compile(r"^\s*Epoch (\d{1,9})/(\d{1,9})\s*$")
@@ -44,7 +42,18 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|-?inf"
 _PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w/.]*): (" + _NUM + r")(?=\s|$)")
 _BAR = re.compile(r"(\d{1,12})/(\d{1,12})(?:\s*\[|\s+━|\s+-)")
 _TRAIN_ON = re.compile(r"Train on (\d+) samples")
-_WANT = re.compile(r"Epoch \d+/\d+|loss: |Train on \d+ samples|early stopping")
+# the lines that matter: headers, *final* metrics lines, callbacks. The
+# intermediate progress updates (most of a verbose=1 capture) are never looked
+# at. One regex each (a literal prefix each: fast), not one alternation.
+_WANT = [
+    re.compile(r"Epoch \d"),
+    re.compile(r"\[={10,}\]"),  # a complete Keras 1/2 bar
+    re.compile(r" - \d+(?:\.\d+)?m?s(?: \d+(?:\.\d+)?[mu]?s/step)? - "),  # "] - 5s 2ms/step - ", "N/N - 5s - "
+    re.compile(r"\n[ \t-]*\d{1,7}(?:\.\d+)?m?s - "),  # Keras 1/2 verbose=2: "67s - loss: ..."
+    re.compile(r"━ "),  # Keras 3 bars (final ones told apart by N/N)
+    re.compile(r"Train on \d"),
+    re.compile(r"early stopping"),
+]
 _ACC = ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy")
 _SKIP = {"lr", "learning_rate", "ETA"}
 
@@ -72,12 +81,23 @@ def sniff(source: Source) -> float:
 @dataclass
 class _Fit:
     first_line: int
-    epochs: list[float] = field(default_factory=list)
-    values: list[dict[str, float]] = field(default_factory=list)
+    rows: Grouped = field(default_factory=Grouped)
+    n_epochs: int = 0
+    first_loss: float = math.nan
+    last_loss: float = math.nan
     planned: float | None = None
     n_examples: float | None = None
     early_stopped: bool = False
     incomplete_epoch: int | None = None
+    missing: list[int] = field(default_factory=list)
+
+    def commit(self, epoch: int, pairs: dict[str, float]) -> None:
+        self.rows.add({**pairs, "_epoch": float(epoch)})
+        loss = pairs.get("loss", math.nan)
+        if not self.n_epochs:
+            self.first_loss = loss
+        self.last_loss = loss
+        self.n_epochs += 1
 
 
 def _metrics(line: str) -> tuple[dict[str, float], bool] | None:
@@ -110,17 +130,14 @@ def _task_metric(keys: set[str]) -> str | None:
 
 
 def _build(fit: _Fit, source: Source, name: str, warnings: list[str], meta: dict[str, object]) -> Run:
-    keys: set[str] = set()
-    for d in fit.values:
-        keys.update(d)
-    x = np.asarray(fit.epochs, dtype=np.float64)
+    keys = fit.rows.keys() - {"_epoch"}
 
     def series(key: str) -> Series | None:
-        if key not in keys:
+        got = fit.rows.arrays(key, "_epoch")
+        if got is None:
             return None
-        v = np.asarray([d.get(key, math.nan) for d in fit.values], dtype=np.float64)
-        keep = ~np.isnan(v) | np.asarray([key in d for d in fit.values])
-        return make_series(key, x[keep], v[keep], epochs=x[keep])
+        x, v = got
+        return make_series(key, x, v, epochs=x)
 
     metric = _task_metric(keys)
     used = {"loss", "val_loss", metric, f"val_{metric}"}
@@ -130,6 +147,7 @@ def _build(fit: _Fit, source: Source, name: str, warnings: list[str], meta: dict
         hp["n_epochs"] = fit.planned
     if fit.n_examples:
         hp["n_examples"] = fit.n_examples
+    note = fit.rows.bound_note(source.display, "epochs")
     return Run(
         source=source.display,
         format="keras_stdout",
@@ -145,7 +163,7 @@ def _build(fit: _Fit, source: Source, name: str, warnings: list[str], meta: dict
         steps_per_epoch=1.0,
         planned_steps=fit.planned,
         metadata={"first_line": fit.first_line, "early_stopped": fit.early_stopped, **meta},
-        warnings=tuple(warnings),
+        warnings=tuple(warnings) + ((note,) if note else ()),
     )
 
 
@@ -154,22 +172,29 @@ def read(source: Source) -> list[Run]:
     fits: list[_Fit] = []
     cur: _Fit | None = None
     epoch: int | None = None  # the epoch whose metrics line is awaited
-    final_seen = False
-    partial_seen = False
+    pending: dict[str, float] | None = None  # its final metrics so far (a later final line wins)
     n_examples: float | None = None
+
+    def close() -> None:
+        if cur is None or epoch is None:
+            return
+        if pending is not None:
+            cur.commit(epoch, pending)
+        else:
+            cur.missing.append(epoch)
+
     for lineno, line in iter_segments(source, _WANT, stats):
         h = _HEADER.match(line)
         if h:
             k, n = int(h.group(1)), int(h.group(2))
-            if cur is not None and epoch is not None and not final_seen and partial_seen:
-                cur.incomplete_epoch = epoch
+            close()
             if cur is None or (epoch is not None and k <= epoch):
                 # epochs restart: a new fit() call
                 cur = _Fit(first_line=lineno, n_examples=n_examples)
                 fits.append(cur)
                 n_examples = None
             cur.planned = float(n)
-            epoch, final_seen, partial_seen = k, False, False
+            epoch, pending = k, None
             continue
         t = _TRAIN_ON.search(line)
         if t:
@@ -181,21 +206,12 @@ def read(source: Source) -> list[Run]:
         if cur is None or epoch is None:
             continue
         got = _metrics(line)
-        if got is None:
-            continue
-        pairs, final = got
-        if not final:
-            partial_seen = True
-            continue
-        if final_seen and cur.epochs and cur.epochs[-1] == epoch:
-            cur.values[-1] = pairs  # a later final line of the same epoch wins
-        else:
-            cur.epochs.append(float(epoch))
-            cur.values.append(pairs)
-        final_seen = True
-    if cur is not None and epoch is not None and not final_seen and partial_seen:
-        cur.incomplete_epoch = epoch
-    kept = [f for f in fits if f.epochs]
+        if got is not None and got[1]:
+            pending = got[0]
+    close()
+    if cur is not None and cur.missing and cur.missing[-1] == epoch:
+        cur.incomplete_epoch = cur.missing.pop()
+    kept = [f for f in fits if f.n_epochs]
     if not kept:
         raise NoDataError(
             source.display,
@@ -214,9 +230,10 @@ def read(source: Source) -> list[Run]:
         meta: dict[str, object] = {"fit": i, "fits": len(kept), "continues_previous": False}
         if fit.incomplete_epoch is not None:
             w.append(f"{label}: the log ends inside epoch {fit.incomplete_epoch} (no final metrics line); that epoch is left out")
+        if fit.missing:
+            w.append(f"{label}: no final metrics line for epoch(s) {', '.join(map(str, fit.missing[:5]))}; left out")
         if prev is not None:
-            first = fit.values[0].get("loss", math.nan)
-            last = prev.values[-1].get("loss", math.nan)
+            first, last = fit.first_loss, prev.last_loss
             if math.isfinite(first) and math.isfinite(last) and first <= last * 1.05:
                 meta["continues_previous"] = True
                 w.append(

@@ -25,15 +25,19 @@ import re
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, looks_like_task_metric, make_series
 from . import CERTAIN, Reader
 from ._json import _parse_int
-from ._lines import LineStats, head_text, iter_segments
+from ._lines import Grouped, LineStats, head_text, iter_segments
 from ._source import Source
 
 _KEYS = re.compile(r'^\s*\{\s*"current_steps"\s*:|"current_steps"\s*:\s*\d+\s*,\s*"total_steps"')
+# what a training line contributes (the rest are progress counters)
+_TRAIN_KEYS = frozenset({"current_steps", "loss", "lr", "epoch", "grad_norm"})
 _EVAL_SKIP = re.compile(r"^eval_(runtime|samples_per_second|steps_per_second|model_preparation_time)$")
 _PREFERRED = ("eval_accuracy", "eval_acc", "eval_f1", "eval_mean_token_accuracy")
 MAX_BAD = 20  # non-JSON lines tolerated (with a warning) before giving up
@@ -64,8 +68,9 @@ def _num(v: Any) -> float | None:
 
 def read(source: Source) -> list[Run]:
     stats = LineStats()
-    train: list[dict[str, float]] = []
-    evals: list[dict[str, float]] = []
+    train, evals = Grouped(), Grouped()  # bounded: long logs are averaged in groups
+    ev_keys: dict[str, int] = defaultdict(int)
+    spe: float | None = None  # steps per epoch, from the last line that has both
     bad: list[int] = []
     last_bad_text = ""
     n_lines = 0
@@ -115,7 +120,18 @@ def read(source: Source) -> list[Run]:
         if step < last_of[kind]:
             back_steps.append(step)
         last_of[kind] = step
-        (train if kind == "train" else evals).append(d)
+        ep = d.get("epoch")
+        if ep and ep > 0 and math.isfinite(ep) and math.isfinite(step):
+            spe = step / ep
+        row = {k: v for k, v in d.items() if k in _TRAIN_KEYS or (kind == "eval" and k.startswith("eval_"))}
+        row["_seq"] = float(n_lines)  # log order, so a resumed run's later value of a step wins
+        if kind == "train":
+            train.add(row)
+        else:
+            evals.add(row)
+            for k in d:
+                if len(ev_keys) < 256 or k in ev_keys:
+                    ev_keys[k] += 1
     warnings: list[str] = []
     if bad:
         if bad == [last_line]:
@@ -142,7 +158,7 @@ def read(source: Source) -> list[Run]:
             f"{source.display}: the step went back {len(back_steps)} time(s) (first to step {back_steps[0]:g}; "
             "a resumed run?): the later values of a repeated step win"
         )
-    if not train and not evals:
+    if not len(train) and not len(evals):
         if n_lines <= 1 and summary:
             msg = "a single end-of-run line with no loss: this trainer_log.jsonl holds no training curve"
         elif n_lines:
@@ -155,26 +171,23 @@ def read(source: Source) -> list[Run]:
             msg = "the file is empty"
         raise NoDataError(source.display, msg)
 
-    def series(entries: list[dict[str, float]], key: str) -> Series | None:
-        pts = [(e["current_steps"], e[key], e.get("epoch", math.nan)) for e in entries if key in e]
-        if not pts:
+    def series(rows: Grouped, key: str) -> Series | None:
+        got = rows.arrays3(key, "current_steps", "epoch")
+        seq = rows.arrays(key, "_seq")
+        if got is None or seq is None:
             return None
-        xs, vs, es = zip(*pts, strict=True)
-        return make_series(key, xs, vs, es)
+        order = np.argsort(seq[0], kind="stable")
+        return make_series(key, got[0][order], got[1][order], got[2][order])
 
-    ev_keys: dict[str, int] = defaultdict(int)
-    for e in evals:
-        for k in e:
-            if k.startswith("eval_") and not k.endswith("loss") and not _EVAL_SKIP.match(k):
-                ev_keys[k] += 1
-    metric = next((k for k in _PREFERRED if k in ev_keys), None) or next(
-        (k for k in sorted(ev_keys, key=lambda k: -ev_keys[k]) if looks_like_task_metric(k)), None
+    metric_keys = {k: n for k, n in ev_keys.items() if not k.endswith("loss") and not _EVAL_SKIP.match(k) and k.startswith("eval_")}
+    metric = next((k for k in _PREFERRED if k in metric_keys), None) or next(
+        (k for k in sorted(metric_keys, key=lambda k: -metric_keys[k]) if looks_like_task_metric(k)), None
     )
     extra: dict[str, Series] = {}
     lr = series(train, "lr")
     if lr is not None:
         extra["learning_rate"] = lr
-    others = sorted({k for e in evals for k in e if k.startswith("eval_") and k.endswith("_loss") and k != "eval_loss"})
+    others = sorted(k for k in ev_keys if k.startswith("eval_") and k.endswith("_loss") and k != "eval_loss")
     for k in others:
         other = series(evals, k)
         if other is not None:
@@ -182,17 +195,13 @@ def read(source: Source) -> list[Run]:
     val_loss = series(evals, "eval_loss")
     if val_loss is None and others:
         val_loss = extra.pop(others[0])
-    # steps per epoch from the last line that has both
-    spe = None
-    for e in reversed(train + evals):
-        ep = e.get("epoch")
-        if ep and ep > 0:
-            spe = e["current_steps"] / ep
-            break
+    for rows, what in ((train, "training lines"), (evals, "evaluation lines")):
+        note = rows.bound_note(source.display, what)
+        if note:
+            warnings.append(note)
     hp: dict[str, float] = {}
-    lrs = [e["lr"] for e in train if "lr" in e and math.isfinite(e["lr"])]
-    if lrs and max(lrs) > 0:
-        hp["learning_rate"] = max(lrs)
+    if lr is not None and np.isfinite(lr.values).any() and np.nanmax(np.where(np.isfinite(lr.values), lr.values, np.nan)) > 0:
+        hp["learning_rate"] = float(np.nanmax(np.where(np.isfinite(lr.values), lr.values, np.nan)))
     if spe and total_steps:
         hp["n_epochs"] = round(total_steps / spe, 2)
     return [
