@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Figure, print_table  # noqa: E402
 
-BENCHES = ["startup", "large_file", "huge_log", "tensorboard_read", "sweep", "growth"]
+BENCHES = ["startup", "large_file", "huge_log", "console_logs", "tensorboard_read", "sweep", "growth"]
 
 
 def main() -> int:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from conftest import PUBLIC, SAMPLES, need
 from ftdiag.cli import cli
-from ftdiag.errors import NoDataError
 from ftdiag.formats import read_path
 
 STATE = SAMPLES / "hf_trainer_state_overfit.json"
@@ -73,10 +72,9 @@ def test_only_all_results_is_refused_with_the_summary(tmp_path: Path) -> None:
     d = tmp_path / "out"
     d.mkdir()
     shutil.copy(src, d / "all_results.json")
-    with pytest.raises(NoDataError, match=r"only all_results\.json.*eval_loss 0\.42.*trainer_state\.json"):
-        read_path(d)
     r = CliRunner().invoke(cli, ["analyze", str(d)])
     assert r.exit_code == 2 and "Traceback" not in r.output
+    assert re.search(r"all_results\.json: an end-of-run summary .*eval_loss 0\.42.*trainer_state\.json", r.stderr)
 
 
 def test_broken_checkpoint_state_names_the_file(tmp_path: Path) -> None:
@@ -94,3 +92,15 @@ def test_formats_lists_the_new_readers() -> None:
         "hf_stdout", "hf_output_dir", "hf_summary", "keras_stdout", "llamafactory_jsonl", "nanogpt_stdout",
         "console_metrics", "eval_grid_csv", "git_lfs_pointer",
     } <= names  # fmt: skip
+
+
+def test_a_folder_of_output_dirs_gives_one_run_each(tmp_path: Path) -> None:
+    steps = sorted(e["step"] for e in json.loads(STATE.read_text())["log_history"] if "loss" in e)
+    make_dir(tmp_path / "sweep" / "lr1e-5", [steps[2], steps[-1]])
+    (tmp_path / "sweep" / "lr3e-5").mkdir(parents=True)
+    make_dir(tmp_path / "sweep" / "lr3e-5", [], top=steps[-1])
+    r = CliRunner().invoke(cli, ["analyze", str(tmp_path / "sweep"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    runs = json.loads(r.stdout)["runs"]
+    assert sorted(x["name"] for x in runs) == ["lr1e-5", "lr3e-5"]
+    assert {x["format"] for x in runs} == {"hf_output_dir"}

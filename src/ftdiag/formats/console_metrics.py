@@ -16,7 +16,9 @@ such as ``Epoch 1/3 | Step 100/1000 | Loss: 2.1796 | Accuracy: 21.0%`` or
 * ``%`` values become fractions.
 
 Lines with metrics but no place in training (``Final training loss: 1.14``)
-are not a curve; a log with only those is refused, naming the line.
+are not a curve; a log with only those is refused, naming the line. Files
+named like documents or code (``.md``, ``.py``, ``.json``, ...) are never
+claimed by this reader (``--input-format console_metrics`` forces it).
 """
 
 from __future__ import annotations
@@ -75,7 +77,14 @@ def _position(line: str) -> tuple[float | None, float | None, float | None]:
     return epoch, frac, step
 
 
+# documents and code that mention "loss: 0.3" are not logs: never claimed by
+# this generic reader (a directory walk meets READMEs); --input-format forces it
+_NOT_LOGS = (".md", ".rst", ".html", ".htm", ".py", ".ipynb", ".json", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".tex")
+
+
 def sniff(source: Source) -> float:
+    if source.name.lower().endswith(_NOT_LOGS):
+        return 0.0
     placed = unplaced = 0
     for line in head_text(source).replace("\r", "\n").splitlines()[:2000]:
         s = line.strip()

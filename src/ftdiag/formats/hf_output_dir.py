@@ -6,8 +6,9 @@ advanced one is read: checkpoints are ordered by their step number (so
 ``checkpoint-1000`` comes after ``checkpoint-999``, unlike string order), and
 the top-level file wins when its ``global_step`` is at least the latest
 checkpoint's. Only that one file is parsed (plus the top-level one to learn
-its step). ``all_results.json`` alone is refused like the file itself (see
-:mod:`.hf_summary`). ``training_args.bin`` is a pickle and is never loaded.
+its step). A directory with only ``all_results.json`` is not claimed: walked,
+its summary file is refused with its own message (see :mod:`.hf_summary`) and
+TensorBoard logs in ``runs/`` are read. ``training_args.bin`` is a pickle and is never loaded.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def sniff(source: Source) -> float:
         return 0.0
     if (d / "trainer_state.json").is_file() or checkpoints(d):
         return CERTAIN
-    if any((d / s).is_file() for s in SUMMARIES):
-        return 0.9
+    # only all_results.json: not claimed, so a directory walk still reads
+    # what else is there (TensorBoard logs in runs/) and says what the
+    # summary file is
     return 0.0
 
 

@@ -58,6 +58,8 @@ _MARKERS = re.compile(
     r"\*{5} Running training \*{5}|`use_cache=True` is incompatible with gradient checkpointing"
     r"|transformers/trainer\.py|TrainOutput\(global_step=|Num examples = |Total optimization steps = "
 )
+# documents and code can quote Trainer banners; they are not logs
+_NOT_LOGS = (".md", ".rst", ".html", ".htm", ".py", ".ipynb", ".json", ".yaml", ".yml", ".toml", ".cfg", ".ini")
 _NUMPY = re.compile(r"\b(?:np|numpy)\.(?:float|int|uint)\d*\(\s*([^()]{1,64}?)\s*\)")
 _TENSOR = re.compile(r"\btensor\(\s*([-+0-9.eE]+|nan|inf|-inf)\s*(?:,[^()]*)?\)")
 _BARE = re.compile(r"(:\s*)(-?(?:nan|inf|NaN|Infinity))(?=\s*[,}])")
@@ -69,7 +71,7 @@ def sniff(source: Source) -> float:
     text = head_text(source)
     if _METRIC_START.search(text):
         return CERTAIN
-    if _MARKERS.search(text):
+    if _MARKERS.search(text) and not source.name.lower().endswith(_NOT_LOGS):
         return 0.4  # a Trainer log whose metrics (if any) start later
     return 0.0
 
