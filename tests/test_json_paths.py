@@ -92,6 +92,7 @@ def fast_always(monkeypatch: pytest.MonkeyPatch) -> None:
         b'{"log_history": [{"loss": NaN, "step": 1}]}',
         b'{"a": [Infinity, -Infinity]}',
         b'{"big": ' + b"9" * 320 + b"}",
+        b'{"pad": "' + b"x" * ((1 << 20) - 150) + b'", "big": ' + b"9" * 300 + b"}",  # across a 1 MB slice
         b'{"big": ' + b"9" * 40 + b", \"neg\": -0, \"f\": 1e400}",
         b'{"a": 1, "a": 2}',
         b"\xef\xbb\xbf{\"bom\": 1.5}",
