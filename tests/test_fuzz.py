@@ -92,3 +92,16 @@ def test_huge_integer_in_json_is_not_a_crash(tmp_path: Path, digits: int) -> Non
     p.write_text(text.replace('"epoch": 1.0', '"epoch": ' + "9" * digits, 1))
     r = CliRunner().invoke(cli, ["analyze", str(p)])
     assert r.exit_code in (0, 2), r.output
+
+
+def test_extreme_loss_ratio_is_not_a_crash(tmp_path: Path) -> None:
+    """Found by the fuzzer: validation/training loss underflowed to 0 and math.log raised."""
+    from click.testing import CliRunner
+
+    from ftdiag.cli import cli
+
+    p = tmp_path / "training.log"
+    rows = [f"{e},{1e300 * (1 - e / 20)!r},{1e-300 * (1 + (e - 5) ** 2)!r}" for e in range(12)]
+    p.write_text("epoch,loss,val_loss\n" + "\n".join(rows) + "\n")
+    r = CliRunner().invoke(cli, ["analyze", str(p), "--format", "json"])
+    assert r.exit_code == 0, r.output

@@ -628,9 +628,10 @@ def compute(run: Run) -> Features:
     if vl is not None and tl is not None:
         tr_end = _value_at(tl, vl.last_step)
         tr_best = _value_at(tl, vl.best_step)
-        if tr_end > 0 and vl.last > 0:
+        # (a ratio of extreme values can underflow to 0 or overflow to inf)
+        if tr_end > 0 and vl.last > 0 and 0 < vl.last / tr_end < math.inf:
             loss_gap_final = math.log(vl.last / tr_end)
-        if tr_best > 0 and vl.best > 0:
+        if tr_best > 0 and vl.best > 0 and 0 < vl.best / tr_best < math.inf:
             loss_gap_at_best = math.log(vl.best / tr_best)
     nonfinite = None
     for s in series.values():
