@@ -54,7 +54,7 @@ REFUSED = {
     "other/healthai-oppo__all_results.json": (NoDataError, r"end-of-run summary.*train_loss 2\.766.*eval_loss 2\.984"),
     "other/t5-summarization-demo__all_results.json": (NoDataError, r"end-of-run summary.*eval_rouge1 41\.63"),
     "other/whisper-large-v2-japanese__all_results.json": (NoDataError, r"end-of-run summary.*eval_wer 0\.7449"),
-    "other/smart-parking__step_metrics.csv": (InputError, r"smart-parking__step_metrics\.csv"),
+    "other/smart-parking__step_metrics.csv": (InputError, r"a table with columns step, system, utilization.*none of them a training metric"),
     "other_stdout/phi2-qlora__training.log": (NoDataError, r"no epoch, step or iteration.*line 52.*Final training loss"),
 }
 

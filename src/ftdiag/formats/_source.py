@@ -260,10 +260,35 @@ class Source:
             return "this looks like a binary file, not a training log (see 'ftdiag formats')"
         text = self.head_text
         first = text.splitlines()[0][:80] if text.strip() else ""
+        table = _table_columns(text)
+        if table:
+            shown = ", ".join(table[:8]) + (", ..." if len(table) > 8 else "")
+            return (
+                f"not a training log format ftdiag knows: a table with columns {shown}, none of "
+                "them a training metric it recognizes (a loss, an accuracy, ...); if this is a "
+                "training log, name the columns with --val-metric/--train-metric"
+            )
         return (
             f"not a training log format ftdiag knows (first line: {first!r}); "
             "see 'ftdiag formats', or pass --input-format"
         )
+
+
+def _table_columns(text: str) -> list[str]:
+    """The header of a delimited table, when the head looks like one (a first
+    line of at least 3 name-like cells and a second line with as many)."""
+    lines = [ln for ln in text.splitlines()[:3] if ln.strip()]
+    if len(lines) < 2:
+        return []
+    for delim in (",", "\t", ";", "|"):
+        head = [c.strip().strip('"') for c in lines[0].split(delim)]
+        if (
+            len(head) >= 3
+            and len(lines[1].split(delim)) == len(head)
+            and all(c and len(c) <= 64 and not c.replace(".", "", 1).lstrip("-").isdigit() for c in head)
+        ):
+            return head
+    return []
 
 
 class _NoClose(io.RawIOBase):
