@@ -300,3 +300,20 @@ def test_pattern_scan_finds_exactly_the_matching_segments(lines: list[str], seps
     want = [(n, s) for n, s in every if "iter" in s]
     assert list(iter_segments(src, [re.compile(r"iter \d"), re.compile(r"r \d")], chunk_size=chunk)) == want
     assert list(iter_segments(src, re.compile("iter"), chunk_size=chunk)) == want
+
+
+def test_long_logs_are_averaged_with_a_warning_and_nan_survives(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ftdiag.formats import _lines
+
+    monkeypatch.setattr(_lines, "DEFAULT_CAP", 64)
+    iters = "".join(f"iter {i}: loss {'nan' if i == 700 else 3.0 - i / 1000}, time 1.0ms, mfu 1%\n" for i in range(1000))
+    (run,) = read_source(source_of(iters.encode()), "nanogpt_stdout")
+    assert len(run.train_loss) <= 64 and any("averaged in groups of 16" in w for w in run.warnings)
+    assert np.isnan(run.train_loss.values).sum() == 1
+    hf = "".join(f"{{'loss': {2.0 - i / 1000}, 'epoch': {i / 100}}}\n" for i in range(1, 1000))
+    (run,) = read_source(source_of(hf.encode()), "hf_stdout")
+    assert len(run.train_loss) <= 64 and any("averaged in groups" in w for w in run.warnings)
+    assert run.train_loss.values[0] < 2.0 and run.train_loss.steps[-1] <= 9.99
+    keras = "".join(f"Epoch {e}/500\n10/10 - 1s - loss: {1 / e:.4f} - val_loss: {1 / e + 0.1:.4f}\n" for e in range(1, 501))
+    (run,) = read_source(source_of(keras.encode()), "keras_stdout")
+    assert len(run.val_loss) <= 64 and any("averaged in groups" in w for w in run.warnings)

@@ -28,7 +28,29 @@ from ._source import Source
 CHUNK = 1 << 20
 MAX_LINE = 1 << 18  # 256 K characters
 TAIL = 1 << 14  # characters of the end of the file kept for messages
+# points kept per series before they are averaged in groups (8 bytes a value:
+# a few MB per series, whatever the log's length)
+DEFAULT_CAP = 1 << 20
 _SEP = re.compile(r"[\r\n]")
+
+
+def to_number(v: object) -> float | None:
+    """A logged value as a float: numbers, and numeric strings as recent
+    loggers print them ('4.927e-05', 'nan', '97.5%'); None for anything else
+    (booleans, text, an integer too large for a float)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        try:
+            return float(v)
+        except OverflowError:
+            return None
+    if isinstance(v, str) and len(v) < 64:
+        try:
+            return float(v.strip().rstrip("%"))
+        except ValueError:
+            return None
+    return None
 
 
 def head_text(source: Source) -> str:
@@ -169,8 +191,9 @@ class Rows:
     ignored): a log's metric names are few.
     """
 
-    def __init__(self, cap: int = 1 << 20, max_keys: int = 64) -> None:
-        self.cap = cap - cap % 2
+    def __init__(self, cap: int | None = None, max_keys: int = 64) -> None:
+        cap = cap or DEFAULT_CAP
+        self.cap = max(2, cap - cap % 2)
         self.max_keys = max_keys
         self.cols: dict[str, array[float]] = {}
         self.n = 0  # rows stored
@@ -237,7 +260,7 @@ class Grouped:
     have. At most ``max_groups`` key sets; lines with yet another are
     counted in :attr:`dropped`."""
 
-    def __init__(self, max_groups: int = 32, cap: int = 1 << 20) -> None:
+    def __init__(self, max_groups: int = 32, cap: int | None = None) -> None:
         self.groups: dict[frozenset[str], Rows] = {}
         self.max_groups = max_groups
         self.cap = cap
@@ -295,7 +318,8 @@ class Points:
     the resolution stays uniform and memory bounded. A NaN makes its group's
     mean NaN, so a diverged value stays visible."""
 
-    def __init__(self, cap: int = 1 << 20) -> None:
+    def __init__(self, cap: int | None = None) -> None:
+        cap = cap or DEFAULT_CAP
         self.cap = max(2, cap - cap % 2)
         self.x = np.empty(0)
         self.y = np.empty(0)

@@ -34,7 +34,6 @@ import ast
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -42,7 +41,7 @@ from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, XUnit, looks_like_task_metric, make_series
 from . import CERTAIN, Reader
-from ._lines import LineStats, Rows, head_text, iter_segments
+from ._lines import LineStats, Rows, head_text, iter_segments, to_number
 from ._source import Source
 
 MAX_DICT = 16384  # characters in one candidate dict literal
@@ -74,23 +73,6 @@ def sniff(source: Source) -> float:
     if _MARKERS.search(text) and not source.name.lower().endswith(_NOT_LOGS):
         return 0.4  # a Trainer log whose metrics (if any) start later
     return 0.0
-
-
-def to_number(v: Any) -> float | None:
-    """A dict value as a float: numbers, numeric strings ('4.927e-05', 'nan')."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        try:
-            return float(v)
-        except OverflowError:
-            return None
-    if isinstance(v, str) and len(v) < 64:
-        try:
-            return float(v.strip().rstrip("%"))
-        except ValueError:
-            return None
-    return None
 
 
 # The usual dict, {'loss': 0.51, 'learning_rate': '2e-05', ...}, read by two

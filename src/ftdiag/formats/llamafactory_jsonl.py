@@ -23,7 +23,6 @@ import json
 import math
 import re
 from collections import defaultdict
-from typing import Any
 
 import numpy as np
 
@@ -32,7 +31,7 @@ from ..hyperparams import Hyperparameters
 from ..run import Run, Series, looks_like_task_metric, make_series
 from . import CERTAIN, Reader
 from ._json import _parse_int
-from ._lines import Grouped, LineStats, head_text, iter_segments
+from ._lines import Grouped, LineStats, head_text, iter_segments, to_number
 from ._source import Source
 
 _KEYS = re.compile(r'^\s*\{\s*"current_steps"\s*:|"current_steps"\s*:\s*\d+\s*,\s*"total_steps"')
@@ -48,22 +47,6 @@ def sniff(source: Source) -> float:
         if line.strip():
             return CERTAIN if _KEYS.search(line) and '"total_steps"' in line else 0.0
     return 0.0
-
-
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        try:
-            return float(v)
-        except OverflowError:
-            return None
-    if isinstance(v, str) and len(v) < 64:
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
 
 
 def read(source: Source) -> list[Run]:
@@ -100,7 +83,7 @@ def read(source: Source) -> list[Run]:
                     where=f"line {lineno}",
                 )
             continue
-        d = {k: n for k, v in obj.items() if isinstance(k, str) and (n := _num(v)) is not None}
+        d = {k: n for k, v in obj.items() if isinstance(k, str) and (n := to_number(v)) is not None}
         step = d.get("current_steps")
         if step is None:
             bad.append(lineno)
