@@ -266,3 +266,46 @@ def test_matplotlib_not_imported_for_analyze() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_compare_plots(tmp_path: Path) -> None:
+    from test_sweep import EPOCHS, LRMS, make_sweep
+
+    from ftdiag.sweep import compare
+
+    manifest = make_sweep(tmp_path / "a")
+    rows = compare(manifest=manifest, jobs=1).rows
+    figs = dict(plots.compare_figures(rows, max_runs=3))
+    # best validation against each varied hyperparameter, from every run's row
+    hp = figs["sweep-hyperparameters"]
+    visible = {a.get_xlabel(): a for a in hp.axes if a.get_visible()}
+    assert set(visible) == {"n_epochs", "learning_rate_multiplier"}  # batch size and examples are fixed
+    for a in visible.values():
+        assert sum(len(c.get_offsets()) for c in a.collections) == len(rows) == len(LRMS) * len(EPOCHS) * 2
+    lrm = visible["learning_rate_multiplier"]
+    xs = sorted({float(x) for c in lrm.collections for x, _ in c.get_offsets()})
+    assert xs == list(LRMS)
+    # curves for the best-ranked runs only: overlaid, then one figure each
+    best = sorted((r for r in rows if r["rank"]), key=lambda r: r["rank"])[:3]
+    legend = [t.get_text() for t in figs["sweep-curves"].axes[0].get_legend().get_texts()]
+    assert legend == [r["name"] for r in best]
+    per_run = [k for k in figs if not k.startswith("sweep-")]
+    assert len(per_run) == 3
+    # through the command: files in DIR, message on stderr
+    out = tmp_path / "plots"
+    r = CliRunner().invoke(cli, ["compare", "--manifest", str(manifest), "-j", "1", "--plots", str(out)])
+    assert r.exit_code == 0, r.output
+    made = sorted(p.name for p in out.iterdir())
+    assert "sweep-hyperparameters.png" in made and "sweep-curves.svg" in made
+    assert len(made) == 2 * (2 + len(rows))
+    assert f"wrote {len(made)} plot file(s)" in r.stderr
+
+
+def test_compare_plots_by_group(tmp_path: Path) -> None:
+    from test_sweep import make_sweep
+
+    from ftdiag.sweep import compare
+
+    rows = compare(manifest=make_sweep(tmp_path, groups=("x", "y")), group_by="task", jobs=1).rows
+    stems = [k for k, _ in plots.compare_figures(rows, max_runs=0)]
+    assert stems == ["sweep-hyperparameters-x", "sweep-hyperparameters-y"]

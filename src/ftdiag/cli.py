@@ -417,6 +417,14 @@ def watch(path: str, interval: float, idle_timeout: float | None, exit_on: str |
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: the number of cores].")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr [default: on a terminal, for 20 files or more].")
 @click.option("--dask-scheduler", "dask_scheduler", metavar="ADDRESS", help="Run on a Dask cluster (e.g. tcp://host:8786), one task per batch of files; needs ftdiag[dask] and the files at the same paths on the workers.")
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Also write plots into DIR: best validation against each varied hyperparameter, "
+    "and the curves of the 50 best-ranked runs (overlaid and one per run).",
+)
 @hyperparameter_options
 @debug_option
 def compare(
@@ -432,6 +440,7 @@ def compare(
     jobs: int | None,
     progress: bool | None,
     dask_scheduler: str | None,
+    plots_dir: str | None,
     debug: bool,
     **hp: Any,
 ) -> None:
@@ -478,6 +487,11 @@ def compare(
     if report.rows or fmt == "json":
         inputs = tuple(paths) + ((manifest,) if manifest else ())
         emit(get_compare_renderer(fmt)(doc, limit, color), output, inputs)
+    if plots_dir and report.rows:
+        from .render.plots import write_compare_plots
+
+        files = write_compare_plots(report.rows, plots_dir, inputs=tuple(paths) + ((manifest,) if manifest else ()), input_format=input_format)
+        click.echo(f"ftdiag: wrote {len(files)} plot file(s) to {plots_dir}", err=True)
     if report.errors:
         sys.exit(EXIT_INPUT)
 

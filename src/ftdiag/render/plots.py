@@ -24,8 +24,8 @@ import math
 import re
 import textwrap
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -375,43 +375,61 @@ def sweep_curves_figure(results: Sequence[RunResult], smoothing: float = DEFAULT
     return fig
 
 
-def varied_hyperparameters(results: Sequence[RunResult]) -> dict[str, list[tuple[float, RunResult]]]:
-    """Hyperparameters that take more than one value across the runs."""
-    values: dict[str, list[tuple[float, RunResult]]] = {}
-    for r in results:
-        for k, v in r.run.hyperparameters.known().items():
-            if isinstance(v, (int, float)) and math.isfinite(v):
-                values.setdefault(k, []).append((float(v), r))
+@dataclass(frozen=True)
+class SweepPoint:
+    """One run as the hyperparameter figure sees it."""
+
+    config: dict[str, float]
+    best: float
+    label: str
+
+
+def _varied(points: Sequence[SweepPoint]) -> dict[str, list[tuple[float, SweepPoint]]]:
+    values: dict[str, list[tuple[float, SweepPoint]]] = {}
+    for pt in points:
+        for k, v in pt.config.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                values.setdefault(k, []).append((float(v), pt))
     return {k: pts for k, pts in sorted(values.items()) if len({v for v, _ in pts}) > 1}
 
 
-def sweep_hyperparameters_figure(results: Sequence[RunResult]) -> Figure | None:
-    """Best validation value against each varied hyperparameter (None if nothing varies)."""
-    name, group = _primary_group(results)
-    varied = varied_hyperparameters(group)
-    if name is None or not varied:
+def varied_hyperparameters(results: Sequence[RunResult]) -> dict[str, list[tuple[float, SweepPoint]]]:
+    """Hyperparameters that take more than one value across the runs."""
+    return _varied(_points(results))
+
+
+def _points(results: Sequence[RunResult]) -> list[SweepPoint]:
+    return [
+        SweepPoint(dict(r.run.hyperparameters.known()), r.features.val.best, r.label)
+        for r in results
+        if r.features.val is not None and math.isfinite(r.features.val.best)
+    ]
+
+
+def hyperparameters_figure(points: Sequence[SweepPoint], metric: str, percent: bool, title: str | None = None) -> Figure | None:
+    """Best validation value against each hyperparameter that varies (None if none does)."""
+    varied = _varied(points)
+    if not varied:
         return None
     n = len(varied)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig = _new_figure(3.2 * cols + 0.6, 3.0 * rows + 0.8)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    pct = all(_is_percent(_val_series(r)) for r in group)
     seen_labels: set[str] = set()
     for ax, (param, pts) in zip(axes, varied.items(), strict=False):
         for label in ("underfit", "good_fit", "overfit", "inconclusive"):
-            xs = [v for v, r in pts if r.label == label and r.features.val is not None]
-            ys = [r.features.val.best for v, r in pts if r.label == label and r.features.val is not None]
+            xs = [v for v, pt in pts if pt.label == label]
+            ys = [pt.best for v, pt in pts if pt.label == label]
             if not xs:
                 continue
             ax.scatter(xs, ys, s=28, color=LABEL_COLOURS[label], edgecolors="black", linewidths=0.5,
                        label=w.verdict(label).lower() if label not in seen_labels else "_" + label, zorder=3)
             seen_labels.add(label)
-        # the best run's value for this parameter, per distinct value: a trend line of means
+        # mean best value at each value tried: the trend across the sweep
         by_value: dict[float, list[float]] = {}
-        for v, r in pts:
-            if r.features.val is not None:
-                by_value.setdefault(v, []).append(r.features.val.best)
+        for v, pt in pts:
+            by_value.setdefault(v, []).append(pt.best)
         xs_sorted = sorted(by_value)
         ax.plot(xs_sorted, [float(np.mean(by_value[x])) for x in xs_sorted], color="#555555",
                 linewidth=1.0, alpha=0.7, zorder=2, label="_mean")
@@ -426,9 +444,9 @@ def sweep_hyperparameters_figure(results: Sequence[RunResult]) -> Figure | None:
             ax.xaxis.set_minor_locator(NullLocator())
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.set_xlabel(mpl_text(param))
-        ax.set_ylabel(f"best validation {mpl_text(name)}", fontsize=8)
+        ax.set_ylabel(f"best validation {mpl_text(metric)}", fontsize=8)
         ax.grid(True, alpha=0.25, linewidth=0.6)
-        if pct:
+        if percent:
             from matplotlib.ticker import PercentFormatter
 
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
@@ -441,8 +459,17 @@ def sweep_hyperparameters_figure(results: Sequence[RunResult]) -> Figure | None:
                 handles.append(h)
                 labels.append(lab)
     fig.legend(handles, labels, loc="outside lower center", ncols=max(1, len(labels)), fontsize=8)
-    fig.suptitle(f"best validation {mpl_text(name)} against each varied hyperparameter", fontsize=11)
+    fig.suptitle(title or f"best validation {mpl_text(metric)} against each varied hyperparameter", fontsize=11)
     return fig
+
+
+def sweep_hyperparameters_figure(results: Sequence[RunResult]) -> Figure | None:
+    """Best validation value against each varied hyperparameter (None if nothing varies)."""
+    name, group = _primary_group(results)
+    if name is None:
+        return None
+    pct = all(_is_percent(_val_series(r)) for r in group)
+    return hyperparameters_figure(_points(group), name, pct)
 
 
 # --------------------------------------------------------------------------- saving
@@ -565,3 +592,124 @@ def write_plots(
     if sweep or (sweep is None and len(results) > 1):
         files += write_sweep_plots(results, outdir, options, inputs)
     return files
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _row_kind(rows: Sequence[dict[str, Any]]) -> str:
+    """The curve a group of compare rows is judged on: the task metric when most have one."""
+    with_metric = sum(1 for r in rows if (r.get("val_metric") or {}).get("best") is not None)
+    return "val_metric" if with_metric * 2 >= len(rows) and with_metric else "val_loss"
+
+
+def _rerun(rows: Sequence[dict[str, Any]], input_format: str | None) -> list[RunResult]:
+    """Read and analyse again the runs behind compare rows (workers return plain rows,
+    not curves), with the hyperparameters each row was analysed with."""
+    from ..api import analyze_run
+    from ..errors import FtdiagError
+    from ..hyperparams import KNOWN, from_mapping
+    from ..inputs import read_inputs
+
+    cache: dict[str, list[Run]] = {}
+    out: list[RunResult] = []
+    for row in rows:
+        source = str(row.get("source") or "")
+        if not source or not Path(source).exists():
+            continue
+        if source not in cache:
+            try:
+                cache[source] = read_inputs([source], input_format)[0]
+            except FtdiagError:
+                cache[source] = []
+        runs = cache[source]
+        named = [r for r in runs if r.name == row.get("name")]
+        run = named[0] if named else (runs[0] if len(runs) == 1 else None)
+        if run is None:
+            continue
+        hp = {k: float(v) for k, v in (row.get("hyperparameters") or {}).items() if k in KNOWN and isinstance(v, (int, float))}
+        if row.get("name") and run.name != row["name"]:
+            run = replace(run, name=str(row["name"]))  # the name compare showed (a manifest's path)
+        try:
+            out.append(analyze_run(run, from_mapping(hp, "log") if hp else None))
+        except FtdiagError:
+            continue
+    return out
+
+
+def compare_figures(
+    rows: Sequence[dict[str, Any]],
+    smoothing: float = DEFAULT_SMOOTHING,
+    input_format: str | None = None,
+    max_runs: int | None = None,
+) -> Iterator[tuple[str, Figure]]:
+    """The figures of ``ftdiag compare --plots DIR``, from compare's rows
+    (``SweepReport.rows``), as (file stem, figure), one at a time.
+
+    Per group (``--group-by``; one group otherwise): ``sweep-hyperparameters``,
+    the best validation value of every run against each varied hyperparameter
+    (from the rows alone, so any sweep size); ``sweep-curves``, the validation
+    curves overlaid; and one figure per run. Curves need the logs read again, so
+    those two cover the best-ranked ``max_runs`` runs (default
+    :data:`MAX_REPORT_PLOTS`). Group names become a ``-GROUP`` suffix.
+    """
+    budget = MAX_REPORT_PLOTS if max_runs is None else max_runs
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(str(row.get("group") or ""), []).append(row)
+    taken: set[str] = set()
+    for group, grows in sorted(groups.items()):
+        suffix = f"-{w.slug(group)}" if group else ""
+        kind = _row_kind(grows)
+        curves = [r[kind] for r in grows if (r.get(kind) or {}).get("best") is not None]
+        names = sorted({str(c.get("name")) for c in curves})
+        metric = names[0] if len(names) == 1 else ("task metric" if kind == "val_metric" else "loss")
+        percent = bool(curves) and all(
+            c.get("higher_is_better") and w.is_fraction_metric(str(c.get("name")), True) and 0 <= c["best"] <= 1 for c in curves
+        )
+        points = [
+            SweepPoint(
+                {k: float(v) for k, v in (r.get("config") or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                float(r[kind]["best"]),
+                str(r.get("label")),
+            )
+            for r in grows
+            if (r.get(kind) or {}).get("best") is not None
+        ]
+        title = f"{mpl_text(group)}: " if group else ""
+        title += f"best validation {mpl_text(metric)} against each varied hyperparameter ({len(points)} runs)"
+        fig = hyperparameters_figure(points, metric, percent, title=title)
+        if fig is not None:
+            taken.add(f"sweep-hyperparameters{suffix}".lower())
+            yield f"sweep-hyperparameters{suffix}", fig
+        if budget <= 0:
+            continue
+        ranked = sorted(grows, key=lambda r: (r.get("rank") is None, r.get("rank") or 0))[:budget]
+        budget -= len(ranked)
+        results = _rerun(ranked, input_format)
+        if len(results) > 1:
+            cfig = sweep_curves_figure(results, smoothing)
+            if cfig is not None:
+                taken.add(f"sweep-curves{suffix}".lower())
+                yield f"sweep-curves{suffix}", cfig
+        for r in results:
+            yield w.slug(r.run.name, taken), run_figure(r, smoothing)
+
+
+def write_compare_plots(
+    rows: Sequence[dict[str, Any]],
+    outdir: str | Path,
+    options: PlotOptions | None = None,
+    inputs: Iterable[str] = (),
+    input_format: str | None = None,
+    max_runs: int | None = None,
+) -> list[Path]:
+    """Write :func:`compare_figures` into ``outdir``; returns the files."""
+    opts = options or PlotOptions()
+    out = Path(outdir)
+    _ensure_dir(out)
+    ins = list(inputs)
+    written: list[Path] = []
+    for stem, fig in compare_figures(rows, opts.smoothing, input_format, max_runs):
+        written += write_figure(fig, out / stem, opts, ins)
+    return written
