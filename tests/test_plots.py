@@ -269,9 +269,8 @@ def test_matplotlib_not_imported_for_analyze() -> None:
 
 
 def test_compare_plots(tmp_path: Path) -> None:
-    from test_sweep import EPOCHS, LRMS, make_sweep
-
     from ftdiag.sweep import compare
+    from test_sweep import EPOCHS, LRMS, make_sweep
 
     manifest = make_sweep(tmp_path / "a")
     rows = compare(manifest=manifest, jobs=1).rows
@@ -302,9 +301,8 @@ def test_compare_plots(tmp_path: Path) -> None:
 
 
 def test_compare_plots_by_group(tmp_path: Path) -> None:
-    from test_sweep import make_sweep
-
     from ftdiag.sweep import compare
+    from test_sweep import make_sweep
 
     rows = compare(manifest=make_sweep(tmp_path, groups=("x", "y")), group_by="task", jobs=1).rows
     stems = [k for k, _ in plots.compare_figures(rows, max_runs=0)]
