@@ -207,13 +207,13 @@ def hyperparameters_from(params: Mapping[str, Any], source: str = "log") -> Hype
 def _to_number(v: Any) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
-    if isinstance(v, (int, float)):
-        f = float(v)
-    else:
-        try:
+    try:
+        if isinstance(v, (int, float)):
+            f = float(v)
+        else:
             f = float(str(v).strip().strip("'\""))
-        except ValueError:
-            return None
+    except (ValueError, OverflowError):  # also an integer too large for a float
+        return None
     return f if math.isfinite(f) else None
 
 
