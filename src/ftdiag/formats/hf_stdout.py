@@ -33,6 +33,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,7 +127,11 @@ def parse_dict(text: str) -> dict[str, float] | None:
 
 def _parse_literal(text: str) -> dict[str, float] | None:
     try:
-        value = ast.literal_eval(text)
+        # a bad escape in a string ('\8') makes the compiler warn (a
+        # SyntaxWarning on the user's terminal from Python 3.12): not news
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
     if not isinstance(value, dict):
@@ -410,7 +415,7 @@ def read(source: Source) -> list[Run]:
         )
     kept = [r for r in runs if not r.empty()]
     if not kept:
-        last_bar = re.findall(r"(\d+)/(\d+) \[", stats.tail)
+        last_bar = re.findall(r"(?<!\d)(\d{1,12})/(\d{1,12}) \[", stats.tail)
         where = f" (the last progress bar shows {last_bar[-1][0]}/{last_bar[-1][1]})" if last_bar else ""
         raise NoDataError(
             source.display,
