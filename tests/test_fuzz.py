@@ -105,3 +105,38 @@ def test_extreme_loss_ratio_is_not_a_crash(tmp_path: Path) -> None:
     p.write_text("epoch,loss,val_loss\n" + "\n".join(rows) + "\n")
     r = CliRunner().invoke(cli, ["analyze", str(p), "--format", "json"])
     assert r.exit_code == 0, r.output
+
+
+def test_huge_integer_in_hparams_yaml_is_not_a_crash(tmp_path: Path) -> None:
+    """Found by the fuzzer: a 400-digit integer in hparams.yaml overflowed float()."""
+    from click.testing import CliRunner
+
+    from ftdiag.cli import cli
+
+    d = tmp_path / "version_0"
+    d.mkdir()
+    rows = [f"{e},{10 * e + 9},{2.0 / (e + 1)!r},\n{e},{10 * e + 9},,{1 + (e - 4) ** 2 / 50!r}" for e in range(10)]
+    (d / "metrics.csv").write_text("epoch,step,train_loss,val_loss\n" + "\n".join(rows) + "\n")
+    (d / "hparams.yaml").write_text("batch_size: " + "9" * 400 + "\nlr: 0.001\n")
+    r = CliRunner().invoke(cli, ["analyze", str(d)])
+    assert r.exit_code == 0, r.output
+
+
+def test_bad_escape_in_a_console_dict_line_prints_no_warning(tmp_path: Path) -> None:
+    """Found by the fuzzer: ast.literal_eval warned about '\\8' (a SyntaxWarning on Python 3.12+)."""
+    import warnings
+
+    from ftdiag.api import analyze_many
+
+    p = tmp_path / "train.log"
+    lines = ["***** Running training *****"]
+    for e in range(1, 9):
+        lines.append(repr({"loss": 2.0 / e, "learning_rate": 5e-05, "epoch": float(e)}))
+        lines.append(repr({"eval_loss": 1 + (e - 4) ** 2 / 50, "epoch": float(e)}))
+    lines.insert(4, "{'loss': 0.5, 'note': 'C:\\8bit\\gpu', 'epoch': 2.5}")
+    p.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results, failures = analyze_many([p])
+    assert results and not failures
+    assert not caught, [str(w.message) for w in caught]
