@@ -65,13 +65,21 @@ def watch_cli(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, ["watch", *args])
 
 
+def watch_while_writing(script: str, src: Path, dst: Path, delay: float, *args: str, kill: bool = False):  # type: ignore[no-untyped-def]
+    """Run ``ftdiag watch DST ARGS`` while a writer process writes SRC into DST."""
+    writer = start_writer(script, src, dst, delay)
+    try:
+        return watch_cli(str(dst), *args)
+    finally:
+        if kill:
+            writer.kill()
+        writer.wait(timeout=60)
+
+
 def test_follows_a_csv_written_row_by_row(tmp_path: Path) -> None:
     dst = tmp_path / "training.log"
-    writer = start_writer(APPEND_WRITER, SAMPLES / "reference_overfit.csv", dst, 0.01)
-    try:
-        r = watch_cli(str(dst), "--interval", "0.05", "--idle-timeout", "2", "--format", "jsonl")
-    finally:
-        writer.wait(timeout=60)
+    r = watch_while_writing(APPEND_WRITER, SAMPLES / "reference_overfit.csv", dst, 0.01,
+                            "--interval", "0.05", "--idle-timeout", "2", "--format", "jsonl")
     assert r.exit_code == 0, r.output
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert events and all(VERDICT_LINE.match(e["message"]) for e in events)
@@ -86,12 +94,8 @@ def test_follows_a_csv_written_row_by_row(tmp_path: Path) -> None:
 
 def test_exit_on_overfit_exits_1_while_the_writer_goes_on(tmp_path: Path) -> None:
     dst = tmp_path / "training.log"
-    writer = start_writer(APPEND_WRITER, SAMPLES / "reference_overfit.csv", dst, 0.02)
-    try:
-        r = watch_cli(str(dst), "--interval", "0.05", "--idle-timeout", "20", "--exit-on", "overfit")
-    finally:
-        writer.kill()
-        writer.wait()
+    r = watch_while_writing(APPEND_WRITER, SAMPLES / "reference_overfit.csv", dst, 0.02,
+                            "--interval", "0.05", "--idle-timeout", "20", "--exit-on", "overfit", kill=True)
     assert r.exit_code == 1, r.output
     last = r.stdout.strip().splitlines()[-1]
     assert VERDICT_LINE.match(last) and "OVERFIT" in last
@@ -101,11 +105,8 @@ def test_exit_on_overfit_exits_1_while_the_writer_goes_on(tmp_path: Path) -> Non
 
 def test_follows_trainer_state_rewritten_at_each_save(tmp_path: Path) -> None:
     dst = tmp_path / "trainer_state.json"
-    writer = start_writer(REWRITE_WRITER, SAMPLES / "hf_trainer_state_overfit.json", dst, 0.01)
-    try:
-        r = watch_cli(str(dst), "--interval", "0.03", "--idle-timeout", "2", "--format", "jsonl")
-    finally:
-        writer.wait(timeout=60)
+    r = watch_while_writing(REWRITE_WRITER, SAMPLES / "hf_trainer_state_overfit.json", dst, 0.01,
+                            "--interval", "0.03", "--idle-timeout", "2", "--format", "jsonl")
     assert r.exit_code == 0, r.output
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert events
@@ -266,11 +267,7 @@ def test_follows_jsonl_and_console_logs(tmp_path: Path, name: str, make) -> None
     src = tmp_path / f"src-{name}"
     src.write_text(make())
     dst = tmp_path / name
-    writer = start_writer(APPEND_WRITER, src, dst, 0.003)
-    try:
-        r = watch_cli(str(dst), "--interval", "0.05", "--idle-timeout", "2", "--format", "jsonl")
-    finally:
-        writer.wait(timeout=60)
+    r = watch_while_writing(APPEND_WRITER, src, dst, 0.003, "--interval", "0.05", "--idle-timeout", "2", "--format", "jsonl")
     assert r.exit_code == 0, r.output
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert events and events[-1]["label"] == ftdiag.analyze(dst).label

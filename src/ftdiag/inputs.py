@@ -105,6 +105,14 @@ def claim_directory(path: Path, display: str, input_format: str | None = None, t
     return best[1] if best else None
 
 
+def _too_many(display: str) -> InputError:
+    return InputError(
+        display,
+        f"more than {MAX_WALK_ENTRIES:,} files and folders under this directory (a link to a "
+        "large tree?); give the run's own directory or a glob",
+    )
+
+
 def _walk(top: Path, display: str, input_format: str | None) -> Iterator[Item]:
     seen: set[tuple[int, int]] = set()
     count = 0
@@ -123,11 +131,7 @@ def _walk(top: Path, display: str, input_format: str | None) -> Iterator[Item]:
         seen.add(key)
         count += 1
         if count > MAX_WALK_ENTRIES:
-            raise InputError(
-                display,
-                f"more than {MAX_WALK_ENTRIES:,} files and folders under this directory (a link to a "
-                "large tree?); give the run's own directory or a glob",
-            )
+            raise _too_many(display)
         if rel:
             claimed = claim_directory(d, os.path.join(display, rel), input_format)
             if claimed:
@@ -152,11 +156,7 @@ def _walk(top: Path, display: str, input_format: str | None) -> Iterator[Item]:
             elif e.is_file():
                 count += 1
                 if count > MAX_WALK_ENTRIES:
-                    raise InputError(
-                        display,
-                        f"more than {MAX_WALK_ENTRIES:,} files and folders under this directory (a link to a "
-                        "large tree?); give the run's own directory or a glob",
-                    )
+                    raise _too_many(display)
                 if Path(e.name).suffix.lower() in SKIP_SUFFIXES:
                     continue
                 yield Item(e.path, os.path.join(display, sub), name=sub, found_by_walk=True)
