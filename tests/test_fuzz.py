@@ -117,7 +117,7 @@ def test_huge_integer_in_hparams_yaml_is_not_a_crash(tmp_path: Path) -> None:
     d.mkdir()
     rows = [f"{e},{10 * e + 9},{2.0 / (e + 1)!r},\n{e},{10 * e + 9},,{1 + (e - 4) ** 2 / 50!r}" for e in range(10)]
     (d / "metrics.csv").write_text("epoch,step,train_loss,val_loss\n" + "\n".join(rows) + "\n")
-    (d / "hparams.yaml").write_text("batch_size: " + "9" * 400 + "\nlr: 0.001\n")
+    (d / "hparams.yaml").write_text("batch_size: " + "9" * 400 + "\nmax_epochs: " + "9" * 5000 + "\nlr: 0.001\n")
     r = CliRunner().invoke(cli, ["analyze", str(d)])
     assert r.exit_code == 0, r.output
 

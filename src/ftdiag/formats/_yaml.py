@@ -42,7 +42,8 @@ def scalar(text: str) -> Any:
     if low == ".nan":
         return float("nan")
     if _INT.match(t):
-        return int(t)
+        # thousands of digits: no hyperparameter (and int() refuses them)
+        return int(t) if len(t) < 300 else float(t)
     if _FLOAT.match(t):
         return float(t)
     return t
