@@ -250,7 +250,7 @@ def _merge(runs: list[Run]) -> Run:
         name=name,
         warnings=tuple(dict.fromkeys(warnings + roles.notes)),
         metadata={**first.metadata, "merged_from": [r.source for r in runs]},
-        **roles.as_kwargs(),  # type: ignore[arg-type]
+        **roles.as_kwargs(),
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from ..run import Series, looks_like_task_metric
 
@@ -127,6 +128,14 @@ def _loss_rank(base: str) -> int:
     return 2
 
 
+class RoleFields(TypedDict):
+    train_loss: Series | None
+    val_loss: Series | None
+    train_metric: Series | None
+    val_metric: Series | None
+    extra: dict[str, Series]
+
+
 @dataclass
 class Roles:
     train_loss: Series | None = None
@@ -136,7 +145,8 @@ class Roles:
     extra: dict[str, Series] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def as_kwargs(self) -> dict[str, object]:
+    def as_kwargs(self) -> RoleFields:
+        """The Run fields these roles fill: ``Run(..., **roles.as_kwargs())``."""
         return {
             "train_loss": self.train_loss,
             "val_loss": self.val_loss,

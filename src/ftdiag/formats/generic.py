@@ -289,11 +289,7 @@ def read(source: Source) -> list[Run]:
         source=source.display,
         format="generic",
         name=source.name,
-        train_loss=roles.train_loss,
-        val_loss=roles.val_loss,
-        train_metric=roles.train_metric,
-        val_metric=roles.val_metric,
-        extra=roles.extra,
+        **roles.as_kwargs(),
         x_unit=unit,  # type: ignore[arg-type]
         steps_per_epoch=1.0 if unit == "epoch" else None,
         warnings=tuple(warnings),

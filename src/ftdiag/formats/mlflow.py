@@ -137,11 +137,7 @@ def read(source: Source) -> list[Run]:
         source=source.display,
         format="mlflow",
         name=source.name,
-        train_loss=roles.train_loss,
-        val_loss=roles.val_loss,
-        train_metric=roles.train_metric,
-        val_metric=roles.val_metric,
-        extra=roles.extra,
+        **roles.as_kwargs(),
         platform="mlflow",
         x_unit="step",
         metadata={

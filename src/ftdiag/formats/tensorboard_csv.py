@@ -75,11 +75,7 @@ def read(source: Source) -> list[Run]:
         source=source.display,
         format="tensorboard_csv",
         name=source.name,
-        train_loss=roles.train_loss,
-        val_loss=roles.val_loss,
-        train_metric=roles.train_metric,
-        val_metric=roles.val_metric,
-        extra=roles.extra,
+        **roles.as_kwargs(),
         platform="tensorboard",
         x_unit="step",
         metadata={

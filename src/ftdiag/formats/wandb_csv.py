@@ -96,11 +96,7 @@ def read(source: Source) -> list[Run]:
                 source=source.display,
                 format="wandb_csv",
                 name=run_name,
-                train_loss=roles.train_loss,
-                val_loss=roles.val_loss,
-                train_metric=roles.train_metric,
-                val_metric=roles.val_metric,
-                extra=roles.extra,
+                **roles.as_kwargs(),
                 platform="wandb",
                 x_unit=unit,  # type: ignore[arg-type]
                 steps_per_epoch=1.0 if unit == "epoch" else None,
