@@ -6,7 +6,13 @@ adding a format means adding one module and its tests, nothing else.
 
 Detection reads the first few kilobytes (:attr:`Source.head`) and asks each
 reader how sure it is that the file is its format (``sniff`` returns 0..1);
-the most confident reader wins.
+the most confident reader wins, with one rule before the score: among
+confident claims (``LIKELY`` or more), the more specific evidence
+(:attr:`Reader.specificity`) wins. A reader that recognises the file's own
+structure (a CSV header, a JSON document's keys, magic bytes) beats one that
+found a matching line somewhere in the head: a console line pasted into an
+OpenAI results CSV does not make it a console log. Equal scores go to the more
+specific reader too; only then does the registry's (name) order decide.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ CERTAIN = 1.0
 LIKELY = 0.8
 WEAK = 0.3
 
+# Reader.specificity: how specific a sniffer's evidence is (orders claims, see ``detect``)
+STRUCTURE = 2  # the file's own structure: a header, a document's keys, magic bytes
+LINES = 1  # a matching line somewhere in the head (console logs: a line can be pasted anywhere)
+FALLBACK = 0  # generic readers
+
 
 @dataclass(frozen=True)
 class Reader:
@@ -43,6 +54,8 @@ class Reader:
     directories: bool = False
     # readers that need an optional extra say which
     extra: str | None = None
+    # what the sniffer's evidence is: STRUCTURE, LINES or FALLBACK (see ``detect``)
+    specificity: int = STRUCTURE
 
 
 _REGISTRY: dict[str, Reader] | None = None
@@ -74,7 +87,7 @@ def get_reader(name: str) -> Reader:
 
 def detect(source: Source) -> Reader:
     """The reader most confident that ``source`` is its format."""
-    best: tuple[float, str] | None = None
+    best: tuple[tuple[int, float, int], str] | None = None
     for reader in all_readers().values():
         if reader.directories != source.is_dir:
             continue
@@ -84,11 +97,17 @@ def detect(source: Source) -> Reader:
             raise
         except Exception:  # a sniffer must never take detection down
             score = 0.0
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, reader.name)
+        if score > 0 and (best is None or _rank(score, reader) > best[0]):
+            best = (_rank(score, reader), reader.name)  # on a full tie, the first in name order stays
     if best is None:
         raise UnknownFormatError(source.display, source.describe_unknown())
     return all_readers()[best[1]]
+
+
+def _rank(score: float, reader: Reader) -> tuple[int, float, int]:
+    """Detection order (see the module docstring): confident claims by
+    specificity first, then the score, then specificity again."""
+    return (reader.specificity if score >= LIKELY else -1, score, reader.specificity)
 
 
 def read_source(source: Source, input_format: str | None = None) -> list[Run]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import NoDataError
 from ..run import Run, Series, looks_like_task_metric, make_series
-from . import Reader
+from . import LINES, Reader
 from ._lines import Grouped, LineStats, head_text, iter_segments
 from ._source import Source
 
@@ -237,4 +237,5 @@ READER = Reader(
     example="ftdiag analyze training_output.txt",
     sniff=sniff,
     read=read,
+    specificity=LINES,
 )

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import InputError, NoDataError
 from ..mapping import apply_mapping
 from ..run import Run, Series
-from . import WEAK, Reader
+from . import FALLBACK, WEAK, Reader
 from ._common import require_curve, series_from_points
 from ._json import depth_exceeds
 from ._json import loads as load_json
@@ -307,4 +307,5 @@ READER = Reader(
     example="ftdiag analyze history.csv --val-metric val_bleu --higher-is-better",
     sniff=sniff,
     read=read,
+    specificity=FALLBACK,
 )

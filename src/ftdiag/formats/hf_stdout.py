@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, XUnit, looks_like_task_metric, make_series
-from . import CERTAIN, Reader
+from . import CERTAIN, LINES, Reader
 from ._lines import LineStats, Rows, head_text, iter_segments, to_number
 from ._source import Source
 
@@ -443,4 +443,5 @@ READER = Reader(
     example="ftdiag analyze train_log.txt",
     sniff=sniff,
     read=read,
+    specificity=LINES,
 )

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from ..errors import NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, make_series
-from . import Reader
+from . import LINES, Reader
 from ._lines import Grouped, LineStats, head_text, iter_segments
 from ._source import Source
 
@@ -252,4 +252,5 @@ READER = Reader(
     example="ftdiag analyze training_output.txt",
     sniff=sniff,
     read=read,
+    specificity=LINES,
 )

@@ -19,7 +19,7 @@ import re
 
 from ..errors import NoDataError
 from ..run import Run, Series, make_series
-from . import CERTAIN, Reader
+from . import CERTAIN, LINES, Reader
 from ._lines import LineStats, Points, Rows, head_text, iter_blocks
 from ._source import Source
 
@@ -90,4 +90,5 @@ READER = Reader(
     example="ftdiag analyze train.log",
     sniff=sniff,
     read=read,
+    specificity=LINES,
 )
