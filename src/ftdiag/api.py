@@ -177,8 +177,13 @@ def analyze(
 
 @dataclass(frozen=True)
 class Failure:
+    """An input that could not be read. ``skipped``: a file met in a directory
+    walk or a glob match while other runs were read; the CLI shows it as a
+    warning and still exits 0, and JSON lists it under ``skipped``."""
+
     source: str
     message: str
+    skipped: bool = False
 
     def to_dict(self) -> dict[str, str]:
         return {"source": self.source, "message": self.message}
@@ -191,19 +196,22 @@ def analyze_many(
     mapping: ColumnMapping | None = None,
 ) -> tuple[list[RunResult], list[Failure]]:
     """Analyze every path (files, directories, globs, ``-``); a bad file
-    becomes a :class:`Failure`, not an exception."""
+    becomes a :class:`Failure`, not an exception. A file met in a directory
+    walk or a glob match that cannot be read is a ``skipped`` failure when
+    some run was analysed (and a plain one when nothing was)."""
     from .inputs import read_inputs
 
     hp = _hp(hyperparameters)
     runs, errors = read_inputs(paths, input_format, mapping)
-    failures = [Failure(e.source, str(e.error)) for e in errors]
     results: list[RunResult] = []
+    late: list[Failure] = []
     for r in runs:
         try:
             results.append(analyze_run(r, hp))
         except FtdiagError as e:
-            failures.append(Failure(r.source, str(e)))
-    return results, failures
+            late.append(Failure(r.source, str(e)))
+    failures = [Failure(e.source, str(e.error), skipped=e.skippable and bool(results)) for e in errors]
+    return results, failures + late
 
 
 def report_dict(results: list[RunResult], failures: list[Failure] | None = None) -> dict[str, Any]:
@@ -212,5 +220,6 @@ def report_dict(results: list[RunResult], failures: list[Failure] | None = None)
         "schema_version": SCHEMA_VERSION,
         "ftdiag_version": __version__,
         "runs": [r.to_dict() for r in results],
-        "errors": [f.to_dict() for f in (failures or [])],
+        "errors": [f.to_dict() for f in (failures or []) if not f.skipped],
+        "skipped": [f.to_dict() for f in (failures or []) if f.skipped],
     }

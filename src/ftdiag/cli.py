@@ -178,6 +178,18 @@ def parse_labels(value: str | None) -> set[str]:
     return labels
 
 
+def echo_failures(failures: Any) -> bool:
+    """One stderr line per input that could not be read: an error, or a
+    warning for a file skipped in a directory walk or glob while other runs
+    were read. True when any was an error (exit 2)."""
+    for f in failures:
+        if f.skipped:
+            click.echo(f"ftdiag: warning: {one_line(f.message)} (skipped; the other runs were read)", err=True)
+        else:
+            click.echo(f"ftdiag: error: {one_line(f.message)}", err=True)
+    return any(not f.skipped for f in failures)
+
+
 def emit(text: str, output: str | None, inputs: tuple[str, ...]) -> None:
     if output and output != "-":
         from .outputs import atomic_write, refuse_inputs
@@ -216,8 +228,7 @@ def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: 
     mapping = collect_mapping(hp)
     hyper = collect_hyperparameters(hp)
     results, failures = analyze_many(paths, hyper, input_format, mapping=mapping)
-    for f in failures:
-        click.echo(f"ftdiag: error: {one_line(f.message)}", err=True)
+    failed = echo_failures(failures)
     for r in results:
         for w in r.warnings:
             click.echo(f"ftdiag: warning: {one_line(w)}", err=True)
@@ -225,7 +236,7 @@ def analyze(paths: tuple[str, ...], input_format: str | None, fmt: str, output: 
     if results or fmt == "json":
         emit(get_renderer(fmt)(results, failures, color), output, paths)
     write_plots_for(results, plots_dir, paths)
-    if failures:
+    if failed:
         sys.exit(EXIT_INPUT)
     if labels and any(r.label in labels for r in results):
         sys.exit(EXIT_FAIL_ON)
@@ -260,8 +271,7 @@ def _analyze_for_output(paths: tuple[str, ...], input_format: str | None, hp: di
     from .api import analyze_many
 
     results, failures = analyze_many(paths, collect_hyperparameters(hp), input_format)
-    for f in failures:
-        click.echo(f"ftdiag: error: {one_line(f.message)}", err=True)
+    echo_failures(failures)
     for r in results:
         for w in r.warnings:
             click.echo(f"ftdiag: warning: {one_line(w)}", err=True)
@@ -296,7 +306,7 @@ def plot(paths: tuple[str, ...], outdir: str, plot_formats: tuple[str, ...], smo
     if results:
         for f in write_plots(results, outdir, opts, paths):
             click.echo(str(f))
-    if failures:
+    if any(not f.skipped for f in failures):
         sys.exit(EXIT_INPUT)
 
 
@@ -338,7 +348,7 @@ def report(paths: tuple[str, ...], output: str | None, fmt: str | None, no_plots
             click.echo(report_html(results, failures, opts, plots=not no_plots), nl=False)
         else:
             click.echo(markdown_report(results, failures, None)[0], nl=False)
-    if failures:
+    if any(not f.skipped for f in failures):
         sys.exit(EXIT_INPUT)
 
 
@@ -480,6 +490,8 @@ def compare(
     doc = report.to_dict()
     for e in report.errors:
         click.echo(f"ftdiag: error: {one_line(e['message'])}", err=True)
+    for e in report.skipped:
+        click.echo(f"ftdiag: warning: {one_line(e['message'])} (skipped; the other runs were read)", err=True)
     for r in report.rows:
         for w in r.get("warnings") or []:
             click.echo(f"ftdiag: warning: {one_line(w)}", err=True)

@@ -17,6 +17,10 @@
   metric files, W&B chart exports). Their runs carry a ``merge_key``; runs with
   the same key are combined into one run, across all the paths given, and
   only then checked for a curve (:func:`ftdiag.formats._common.require_curve`).
+* A file met in a directory walk or matched by a glob that cannot be read
+  (refused, unreadable, damaged) does not stop the others: its error is
+  ``skippable``, and the commands show it as a warning when some run was read
+  (an error, exit 2, only when nothing at all could be read).
 
 New directory readers need nothing here: a module in :mod:`ftdiag.formats`
 whose ``READER`` has ``directories=True`` is asked about every directory.
@@ -65,12 +69,16 @@ class Item:
     name: str | None = None  # run name: the path relative to the directory walked
     found_by_walk: bool = False  # unrecognized files are skipped, not errors
     reader: str | None = None  # the directory reader that claimed this directory
+    skippable: bool = False  # met in a walk or a glob match: an error skips it (see ReadError)
 
 
 @dataclass(frozen=True)
 class ReadError:
     source: str
     error: FtdiagError
+    # a file met in a directory walk or a glob match, not named by the user:
+    # when other runs were read, it is skipped with a warning instead of failing the command
+    skippable: bool = False
 
 
 def _dir_readers() -> list[Reader]:
@@ -135,7 +143,8 @@ def _walk(top: Path, display: str, input_format: str | None) -> Iterator[Item]:
         if rel:
             claimed = claim_directory(d, os.path.join(display, rel), input_format)
             if claimed:
-                yield Item(str(d), os.path.join(display, rel), name=rel, found_by_walk=True, reader=claimed)
+                yield Item(str(d), os.path.join(display, rel), name=rel, found_by_walk=True, reader=claimed,
+                           skippable=True)
                 return
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
@@ -159,7 +168,7 @@ def _walk(top: Path, display: str, input_format: str | None) -> Iterator[Item]:
                     raise _too_many(display)
                 if Path(e.name).suffix.lower() in SKIP_SUFFIXES:
                     continue
-                yield Item(e.path, os.path.join(display, sub), name=sub, found_by_walk=True)
+                yield Item(e.path, os.path.join(display, sub), name=sub, found_by_walk=True, skippable=True)
 
     yield from visit(top, "")
 
@@ -181,7 +190,7 @@ def expand(path: str | Path, input_format: str | None = None) -> list[Item]:
         for m in matches:
             rel = Path(os.path.relpath(m, root)).as_posix()
             for item in expand(m, input_format):
-                out.append(replace(item, name=f"{rel}/{item.name}" if item.name else rel))
+                out.append(replace(item, name=f"{rel}/{item.name}" if item.name else rel, skippable=True))
         return out
     if not os.path.lexists(p):
         raise InputError(p, "no such file or directory")
@@ -302,7 +311,7 @@ def read_inputs(
             try:
                 got = read_item(item, input_format, mapping)
             except FtdiagError as e:
-                errors.append(ReadError(item.display, e))
+                errors.append(ReadError(item.display, e, item.skippable))
                 continue
             found += len(got)
             runs.extend(got)

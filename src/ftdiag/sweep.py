@@ -70,6 +70,7 @@ class Job:
     reader: str | None = None  # a directory reader that claimed it, or the manifest's format
     input_format: str | None = None
     found_by_walk: bool = False
+    skippable: bool = False  # met in a walk or glob: skipped with a warning when other runs were read
     hyperparameters: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)  # extra hyperparameter columns (--param)
     labels: dict[str, str] = field(default_factory=dict)  # other manifest columns
@@ -197,6 +198,7 @@ def jobs_for_paths(paths: Iterable[str | Path], input_format: str | None = None)
                     reader=it.reader,
                     input_format=input_format,
                     found_by_walk=it.found_by_walk,
+                    skippable=it.skippable,
                 )
             )
     return jobs, errors
@@ -283,7 +285,8 @@ def analyze_jobs(jobs: Sequence[Job], base_hp: Any = None) -> list[dict[str, Any
         try:
             runs = read_item(item, job.input_format)
         except FtdiagError as e:
-            out.append({"error": {"source": job.display, "message": str(e)}})
+            err = {"source": job.display, "message": str(e)}
+            out.append({"error": err | {"skippable": "yes"} if job.skippable else err})
             continue
         for run in runs:
             if run.metadata.get("merge_key"):
@@ -852,6 +855,8 @@ class SweepReport:
     rows: list[dict[str, Any]]
     groups: list[dict[str, Any]]
     errors: list[dict[str, str]]
+    # files met in a walk or glob that could not be read while other runs were
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         from .api import _clean
@@ -864,6 +869,7 @@ class SweepReport:
                 "groups": self.groups,
                 "runs": self.rows,
                 "errors": self.errors,
+                "skipped": self.skipped,
             }
         )
         return out
@@ -915,4 +921,7 @@ def compare(
         on_jobs(len(all_jobs))
     rows, errs = run_jobs(all_jobs, jobs, base_hp, progress, dask_scheduler)
     errors.extend(errs)
-    return SweepReport(rows, summarize(rows, group_by), errors)
+    # a file met in a walk or glob that could not be read is skipped when other runs were read
+    skipped = [{k: v for k, v in e.items() if k != "skippable"} for e in errors if rows and e.get("skippable")]
+    errors = [{k: v for k, v in e.items() if k != "skippable"} for e in errors if not (rows and e.get("skippable"))]
+    return SweepReport(rows, summarize(rows, group_by), errors, skipped)

@@ -145,7 +145,8 @@ def render_html(
         "counts": ", ".join(f"{n} {w.verdict(k).lower()}" for k, n in counts.items() if n),
         "runs": [_run_context(i, r, images.get(i, ())) for i, r in enumerate(results)],
         "sweep_images": list(sweep_images),
-        "failures": [{"source": f.source, "message": f.message} for f in failures],
+        "failures": [{"source": f.source, "message": f.message} for f in failures if not f.skipped],
+        "skipped": [{"source": f.source, "message": f.message} for f in failures if f.skipped],
     }
     return str(_environment().get_template("report.html.j2").render(**ctx))
 

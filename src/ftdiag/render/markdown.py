@@ -146,8 +146,13 @@ def report(
         for alt, link in sweep_images:
             lines += [f"![{md(alt)}]({_link(link)})", ""]
     tail: list[str] = []
-    if failures:
-        tail += ["## Errors", ""] + [f"- {md_code(f.source)}: {md(f.message)}" for f in failures] + [""]
+    errors = [f for f in failures if not f.skipped]
+    skipped = [f for f in failures if f.skipped]
+    if errors:
+        tail += ["## Errors", ""] + [f"- {md_code(f.source)}: {md(f.message)}" for f in errors] + [""]
+    if skipped:
+        tail += ["## Skipped files", "", "Found in a folder or by a pattern, these could not be read; the other runs were.", ""]
+        tail += [f"- {md_code(f.source)}: {md(f.message)}" for f in skipped] + [""]
     tail += [f"<sub>Written by ftdiag {__version__}.</sub>", ""]
     size = len("\n".join(lines + tail).encode("utf-8"))
 

@@ -192,6 +192,9 @@ def render_text(doc: dict[str, Any], limit: int | None = 20, color: bool = False
     if doc.get("errors"):
         lines.append("")
         lines.append(f"{len(doc['errors'])} input(s) could not be read (see stderr)")
+    if doc.get("skipped"):
+        lines.append("")
+        lines.append(f"{len(doc['skipped'])} file(s) found in a folder or by a pattern could not be read and were skipped (see stderr)")
     return "\n".join(lines) + "\n"
 
 
@@ -245,6 +248,9 @@ def render_markdown(doc: dict[str, Any], limit: int | None = 20, color: bool = F
             out += [f"Or a small grid around the best ({len(g['grid'])} runs): {md(grid)}", ""]
     if doc.get("errors"):
         out += ["## Errors", ""] + [f"- `{md(e['source'])}`: {md(e['message'])}" for e in doc["errors"]] + [""]
+    if doc.get("skipped"):
+        out += ["## Skipped files", "", "Found in a folder or by a pattern, these could not be read; the other runs were.", ""]
+        out += [f"- `{md(e['source'])}`: {md(e['message'])}" for e in doc["skipped"]] + [""]
     return "\n".join(out)
 
 

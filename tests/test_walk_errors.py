@@ -1,0 +1,128 @@
+"""A file that cannot be read, met in a directory walk or a glob, is a warning
+naming it and why; the other runs are analysed. Exit 2 only when nothing at
+all could be read, or when the bad file was named on the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SAMPLES
+from ftdiag.cli import cli
+
+LFS = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "4d7a" * 16 + "\nsize 12345\n"
+
+
+def _sweep(tmp_path: Path, bad: bool = True, good: bool = True) -> Path:
+    root = tmp_path / "runs"
+    for name, sample, dst in (("a", "openai_overfit.csv", "step_metrics.csv"), ("b", "openai_underfit.csv", "step_metrics.csv")):
+        (root / name).mkdir(parents=True)
+        if good:
+            shutil.copy(SAMPLES / sample, root / name / dst)
+    if bad:
+        (root / "c").mkdir(parents=True)
+        (root / "c" / "trainer_log.jsonl").write_text(LFS)  # refused: a Git LFS pointer
+        header = (SAMPLES / "openai_overfit.csv").read_text().splitlines()[0]
+        (root / "c" / "step_metrics.csv").write_text(header + "\n")  # refused: no rows
+    return root
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, list(args))
+
+
+def _warned(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith("ftdiag: warning:") and "skipped" in ln]
+
+
+def _check_warnings(stderr: str) -> None:
+    warned = _warned(stderr)
+    assert len(warned) == 2, stderr
+    assert any("c/trainer_log.jsonl" in w and "git lfs pull" in w for w in warned), warned
+    assert any("c/step_metrics.csv" in w and "no rows" in w for w in warned), warned
+    assert "ftdiag: error:" not in stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_analyze_walk_skips_a_bad_file_with_a_warning(tmp_path: Path, fmt: str) -> None:
+    root = _sweep(tmp_path)
+    r = invoke("analyze", str(root), "--format", fmt)
+    assert r.exit_code == 0, r.output
+    _check_warnings(r.stderr)
+    assert "a/step_metrics.csv" in r.stdout and "b/step_metrics.csv" in r.stdout
+    if fmt == "json":
+        doc = json.loads(r.stdout)
+        assert len(doc["runs"]) == 2 and doc["errors"] == []
+        assert sorted(Path(s["source"]).name for s in doc["skipped"]) == ["step_metrics.csv", "trainer_log.jsonl"]
+    if fmt == "markdown":
+        assert "## Skipped files" in r.stdout and "## Errors" not in r.stdout
+
+
+def test_analyze_glob_skips_a_bad_match(tmp_path: Path) -> None:
+    root = _sweep(tmp_path)
+    r = invoke("analyze", str(root / "*" / "*"), "--format", "json")
+    assert r.exit_code == 0, r.output
+    _check_warnings(r.stderr)
+    assert len(json.loads(r.stdout)["runs"]) == 2
+
+
+def test_analyze_walk_with_nothing_readable_is_exit_2(tmp_path: Path) -> None:
+    root = _sweep(tmp_path, good=False)
+    r = invoke("analyze", str(root))
+    assert r.exit_code == 2
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ftdiag: error:")]
+    assert len(errors) == 2 and not _warned(r.stderr), r.stderr
+
+
+def test_a_bad_file_named_on_the_command_line_is_still_an_error(tmp_path: Path) -> None:
+    root = _sweep(tmp_path)
+    r = invoke("analyze", str(root / "a" / "step_metrics.csv"), str(root / "c" / "trainer_log.jsonl"))
+    assert r.exit_code == 2
+    assert "ftdiag: error:" in r.stderr and "trainer_log.jsonl" in r.stderr
+    assert "a/step_metrics.csv" in r.stdout  # the good one is still analysed
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_compare_walk_skips_a_bad_file(tmp_path: Path, fmt: str) -> None:
+    root = _sweep(tmp_path)
+    r = invoke("compare", str(root), "--format", fmt, "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    _check_warnings(r.stderr)
+    if fmt == "json":
+        doc = json.loads(r.stdout)
+        assert len(doc["runs"]) == 2 and doc["errors"] == [] and len(doc["skipped"]) == 2
+    elif fmt == "markdown":
+        assert "## Skipped files" in r.stdout and "git lfs pull" in r.stdout
+    else:
+        assert "2 file(s) found in a folder or by a pattern could not be read" in r.stdout
+
+
+def test_compare_walk_with_nothing_readable_is_exit_2(tmp_path: Path) -> None:
+    root = _sweep(tmp_path, good=False)
+    r = invoke("compare", str(root), "--format", "json", "--jobs", "1")
+    assert r.exit_code == 2
+    doc = json.loads(r.stdout)
+    assert len(doc["errors"]) == 2 and doc["skipped"] == []
+
+
+@pytest.mark.parametrize("suffix", ["md", "html"])
+def test_report_walk_skips_a_bad_file(tmp_path: Path, suffix: str) -> None:
+    root = _sweep(tmp_path)
+    out = tmp_path / f"report.{suffix}"
+    r = invoke("report", str(root), "-o", str(out), "--no-plots")
+    assert r.exit_code == 0, r.output
+    _check_warnings(r.stderr)
+    text = out.read_text()
+    assert "Skipped files" in text and "git lfs pull" in text
+    assert "Errors" not in text
+
+
+def test_report_walk_with_nothing_readable_is_exit_2(tmp_path: Path) -> None:
+    root = _sweep(tmp_path, good=False)
+    r = invoke("report", str(root), "-o", str(tmp_path / "report.md"), "--no-plots")
+    assert r.exit_code == 2
+    assert r.stderr.count("ftdiag: error:") == 2
