@@ -20,6 +20,16 @@ def _value(v: float | None) -> str:
     return f"{v:g}"
 
 
+def title(r: RunResult) -> str:
+    """The run's source, and its name when the source does not say it (a
+    file holding several runs: W&B and TensorBoard exports, a console log of
+    several ``train()`` calls, merged one-metric files)."""
+    source, name = r.run.source, r.run.name
+    if name and name != source and not source.endswith(name):
+        return f"{term(source)}, run {term(name)}"
+    return term(source)
+
+
 def render(results: list[RunResult], failures: list[Failure], color: bool = False) -> str:
     lines: list[str] = []
     for i, r in enumerate(results):
@@ -27,7 +37,7 @@ def render(results: list[RunResult], failures: list[Failure], color: bool = Fals
             lines.append("")
         label = r.label.replace("_", " ").upper()
         head = click.style(label, fg=COLOURS.get(r.label), bold=True) if color else label
-        lines.append(f"{term(r.run.source)} ({r.run.format}): {head}  confidence {r.confidence:.2f}")
+        lines.append(f"{title(r)} ({r.run.format}): {head}  confidence {r.confidence:.2f}")
         for e in r.evidence:
             lines.append(f"  - {term(e)}")
         if r.recommendations:
