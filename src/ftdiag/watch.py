@@ -38,6 +38,7 @@ from .formats._source import guess_encoding
 if TYPE_CHECKING:  # pragma: no cover
     from .api import RunResult
     from .hyperparams import Hyperparameters
+    from .mapping import ColumnMapping
 
 TAIL_BYTES = 64 * 1024
 MAX_DIR_ENTRIES = 2000
@@ -76,9 +77,11 @@ def describe(result: RunResult) -> str:
     unit = result.run.x_unit
     label = result.label
     if label == "overfit":
-        # the loss tells the story best when it was logged; else the metric decided
-        cs = f.val_loss if f.val_loss is not None else f.val
-        if cs is not None and cs.best != 0:
+        # the loss tells the story best when it was logged and got worse; else
+        # the metric that decided, when it got worse; else the first evidence
+        worse = [c for c in (f.val_loss, f.val) if c is not None and c.best != 0 and (c.last - c.best) * c.sign < 0]
+        cs = worse[0] if worse else None
+        if cs is not None:
             change = abs(cs.last - cs.best) / abs(cs.best) * 100.0
             way = "up" if cs.sign < 0 else "down"
             return (
@@ -166,6 +169,7 @@ class Watcher:
         hyperparameters: Hyperparameters | None = None,
         input_format: str | None = None,
         confirm: int = 2,
+        mapping: ColumnMapping | None = None,
     ) -> None:
         if str(path) == "-":
             raise UsageError("watch needs a file or a directory, not standard input")
@@ -173,6 +177,7 @@ class Watcher:
         self.display = str(path)
         self.hyperparameters = hyperparameters
         self.input_format = input_format
+        self.mapping = mapping
         # a new verdict is announced once ``confirm`` reads in a row agree, or
         # when the file goes quiet: a curve still being written flips between
         # labels near the decision boundaries, and each flip is not news
@@ -226,10 +231,11 @@ class Watcher:
         from .inputs import finish
 
         if self.path.is_dir():
-            return analyze_path(self.path, self.hyperparameters, self.input_format)
+            return analyze_path(self.path, self.hyperparameters, self.input_format, self.mapping)
         with open_source(self.path, limit=limit) as source:
+            source.mapping = self.mapping
             runs = read_source(source, self.input_format)
-        done, errors = finish(runs, None)
+        done, errors = finish(runs, self.mapping)
         if errors:
             raise errors[0].error
         return [analyze_run(r, self.hyperparameters) for r in done]
@@ -322,13 +328,14 @@ def watch(
     input_format: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    mapping: ColumnMapping | None = None,
 ) -> WatchOutcome:
     """Follow ``path`` until ``idle_timeout`` seconds pass without a change, or a
     run's label is in ``exit_on``, or Ctrl-C (KeyboardInterrupt). Raises the
     last error when the file never yielded a verdict by the idle timeout."""
     if interval <= 0:
         raise UsageError("--interval must be positive")
-    w = Watcher(path, hyperparameters, input_format)
+    w = Watcher(path, hyperparameters, input_format, mapping=mapping)
     try:
         return _loop(w, emit, interval, idle_timeout, exit_on, sleep, clock)
     except KeyboardInterrupt:
@@ -355,6 +362,11 @@ def _loop(
         if reached:
             return WatchOutcome(1, f"reached {', '.join(reached)} (--exit-on)", w.results)
         if idle_timeout is not None and clock() - last_change >= idle_timeout:
+            for e in w._settle():  # quiet for good: a verdict waiting for a second read is final
+                emit(e)
+            reached = sorted({lab for lab in w.labels.values() if lab in exit_on})
+            if reached:
+                return WatchOutcome(1, f"reached {', '.join(reached)} (--exit-on)", w.results)
             if not w.labels and w.last_error is not None:
                 raise w.last_error
             return WatchOutcome(0, f"no change for {idle_timeout:g} s{_last(w)}", w.results)
