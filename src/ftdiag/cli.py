@@ -270,7 +270,8 @@ def formats(fmt: str) -> None:
 def _analyze_for_output(paths: tuple[str, ...], input_format: str | None, hp: dict[str, Any]) -> tuple[Any, Any]:
     from .api import analyze_many
 
-    results, failures = analyze_many(paths, collect_hyperparameters(hp), input_format)
+    mapping = collect_mapping(hp)
+    results, failures = analyze_many(paths, collect_hyperparameters(hp), input_format, mapping=mapping)
     echo_failures(failures)
     for r in results:
         for w in r.warnings:
@@ -291,6 +292,7 @@ def _analyze_for_output(paths: tuple[str, ...], input_format: str | None, hp: di
 @smoothing_option
 @click.option("--input-format", "input_format", help="Skip detection and read with this reader (see 'ftdiag formats').")
 @hyperparameter_options
+@mapping_options
 @debug_option
 def plot(paths: tuple[str, ...], outdir: str, plot_formats: tuple[str, ...], smoothing: float, input_format: str | None, debug: bool, **hp: Any) -> None:
     """Plot each run (loss and task metric, smoothed, best point marked) into DIR.
@@ -323,6 +325,7 @@ def plot(paths: tuple[str, ...], outdir: str, plot_formats: tuple[str, ...], smo
 @smoothing_option
 @click.option("--input-format", "input_format", help="Skip detection and read with this reader (see 'ftdiag formats').")
 @hyperparameter_options
+@mapping_options
 @debug_option
 def report(paths: tuple[str, ...], output: str | None, fmt: str | None, no_plots: bool, smoothing: float, input_format: str | None, debug: bool, **hp: Any) -> None:
     """Write a post-run report to attach to a review: Markdown or self-contained HTML.
@@ -361,6 +364,7 @@ def report(paths: tuple[str, ...], output: str | None, fmt: str | None, no_plots
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True,
               help="jsonl: one JSON object per verdict change.")
 @hyperparameter_options
+@mapping_options
 @debug_option
 def watch(path: str, interval: float, idle_timeout: float | None, exit_on: str | None, input_format: str | None,
           fmt: str, debug: bool, **hp: Any) -> None:
@@ -378,6 +382,7 @@ def watch(path: str, interval: float, idle_timeout: float | None, exit_on: str |
     from .watch import watch as follow
 
     labels = parse_labels(exit_on)
+    mapping = collect_mapping(hp)
     hyper = collect_hyperparameters(hp)
     if idle_timeout is not None and idle_timeout < 0:
         raise UsageError("--idle-timeout must not be negative")
@@ -402,7 +407,7 @@ def watch(path: str, interval: float, idle_timeout: float | None, exit_on: str |
         pass
     try:
         outcome = follow(path, emit, interval=interval, idle_timeout=idle_timeout, exit_on=labels,
-                         hyperparameters=hyper, input_format=input_format)
+                         hyperparameters=hyper, input_format=input_format, mapping=mapping)
     except KeyboardInterrupt:
         click.echo("ftdiag: stopped", err=True)
         return
@@ -436,6 +441,7 @@ def watch(path: str, interval: float, idle_timeout: float | None, exit_on: str |
     "and the curves of the 50 best-ranked runs (overlaid and one per run).",
 )
 @hyperparameter_options
+@mapping_options
 @debug_option
 def compare(
     paths: tuple[str, ...],
@@ -465,6 +471,7 @@ def compare(
 
     if not paths and not manifest:
         raise UsageError("compare: give PATHS or --manifest")
+    mapping = collect_mapping(hp)
     hyper = collect_hyperparameters(hp)
     bar: Any = None
 
@@ -482,7 +489,7 @@ def compare(
     try:
         report = run_compare(
             paths, manifest, hyper if hyper.known() else None, input_format, group_by, path_column, params, jobs, step, on_jobs,
-            dask_scheduler,
+            dask_scheduler, mapping,
         )
     finally:
         if bar is not None:
@@ -502,7 +509,8 @@ def compare(
     if plots_dir and report.rows:
         from .render.plots import write_compare_plots
 
-        files = write_compare_plots(report.rows, plots_dir, inputs=tuple(paths) + ((manifest,) if manifest else ()), input_format=input_format)
+        files = write_compare_plots(report.rows, plots_dir, inputs=tuple(paths) + ((manifest,) if manifest else ()),
+                                    input_format=input_format, mapping=mapping)
         click.echo(f"ftdiag: wrote {len(files)} plot file(s) to {plots_dir}", err=True)
     if report.errors:
         sys.exit(EXIT_INPUT)

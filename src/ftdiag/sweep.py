@@ -273,17 +273,19 @@ def run_row(run: Any, job: Job, base_hp: Any = None) -> dict[str, Any]:
     return row
 
 
-def analyze_jobs(jobs: Sequence[Job], base_hp: Any = None) -> list[dict[str, Any]]:
+def analyze_jobs(jobs: Sequence[Job], base_hp: Any = None, mapping: Any = None) -> list[dict[str, Any]]:
     """Read and analyze a batch of jobs. Returns, per run, ``{"row": ...}``; per bad
     input ``{"error": {...}}``; per partial run (one metric of a run split over
-    files) ``{"partial": Run, "job": Job}`` for the parent to merge."""
+    files) ``{"partial": Run, "job": Job}`` for the parent to merge. ``mapping``:
+    a :class:`ftdiag.mapping.ColumnMapping` (``--val-metric`` ...) for every run."""
     from .inputs import Item, read_item
+    from .mapping import apply_mapping
 
     out: list[dict[str, Any]] = []
     for job in jobs:
         item = Item(job.path, job.display, name=job.name, found_by_walk=job.found_by_walk, reader=job.reader)
         try:
-            runs = read_item(item, job.input_format)
+            runs = read_item(item, job.input_format, mapping)
         except FtdiagError as e:
             err = {"source": job.display, "message": str(e)}
             out.append({"error": err | {"skippable": "yes"} if job.skippable else err})
@@ -293,7 +295,7 @@ def analyze_jobs(jobs: Sequence[Job], base_hp: Any = None) -> list[dict[str, Any
                 out.append({"partial": run, "job": job})
                 continue
             try:
-                out.append({"row": run_row(run, job, base_hp)})
+                out.append({"row": run_row(apply_mapping(run, mapping), job, base_hp)})
             except FtdiagError as e:
                 out.append({"error": {"source": run.source, "message": str(e)}})
     return out
@@ -316,6 +318,7 @@ def _run_on_dask(
     address: str,
     base_hp: Any,
     progress: Callable[[int], None] | None,
+    mapping: Any = None,
 ) -> list[list[dict[str, Any]]]:
     """One task per batch of files on the Dask cluster at ``address`` (the
     ``ftdiag[dask]`` extra); the results in batch order. Files must be readable
@@ -337,7 +340,7 @@ def _run_on_dask(
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         size = max(1, min(DASK_BATCH, math.ceil(len(absolute) / (n_workers * 4))))
         batches = [absolute[i : i + size] for i in range(0, len(absolute), size)]
-        futures = client.map(analyze_jobs, batches, base_hp=base_hp, pure=False)
+        futures = client.map(analyze_jobs, batches, base_hp=base_hp, mapping=mapping, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[list[dict[str, Any]]] = [[] for _ in batches]
         for fut in as_completed(futures, loop=client.loop):
@@ -356,6 +359,7 @@ def run_jobs(
     base_hp: Any = None,
     progress: Callable[[int], None] | None = None,
     dask_scheduler: str | None = None,
+    mapping: Any = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Analyze every job, ``n_jobs`` processes at a time (default: the number of
     cores), or on the Dask cluster at ``dask_scheduler``. Returns the rows, in
@@ -364,10 +368,10 @@ def run_jobs(
     batches = _batches(jobs, n)
     results: list[list[dict[str, Any]]] = [[] for _ in batches]
     if dask_scheduler:
-        results = _run_on_dask(jobs, dask_scheduler, base_hp, progress)
+        results = _run_on_dask(jobs, dask_scheduler, base_hp, progress, mapping)
     elif n == 1 or len(batches) <= 1:
         for i, b in enumerate(batches):
-            results[i] = analyze_jobs(b, base_hp)
+            results[i] = analyze_jobs(b, base_hp, mapping)
             if progress:
                 progress(len(b))
     else:
@@ -378,7 +382,7 @@ def run_jobs(
         # fork starts workers without re-importing ftdiag (fast); elsewhere the default
         mp = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" and _no_threads() else None)
         with ProcessPoolExecutor(max_workers=min(n, len(batches)), mp_context=mp) as pool:
-            futures = {pool.submit(analyze_jobs, b, base_hp): i for i, b in enumerate(batches)}
+            futures = {pool.submit(analyze_jobs, b, base_hp, mapping): i for i, b in enumerate(batches)}
             for fut in as_completed(futures):
                 i = futures[fut]
                 results[i] = fut.result()
@@ -398,7 +402,7 @@ def run_jobs(
     if partial:
         from .inputs import finish
 
-        merged, errs = finish([p for p, _ in partial], None)
+        merged, errs = finish([p for p, _ in partial], mapping)
         errors.extend({"source": e.source, "message": str(e.error)} for e in errs)
         job_of = {p.source: j for p, j in partial}
         for run in merged:
@@ -887,6 +891,7 @@ def compare(
     progress: Callable[[int], None] | None = None,
     on_jobs: Callable[[int], None] | None = None,
     dask_scheduler: str | None = None,
+    mapping: Any = None,
 ) -> SweepReport:
     """Analyze every run in ``paths`` and/or ``manifest`` and compare them.
 
@@ -896,7 +901,9 @@ def compare(
     processes (default: the number of cores). ``on_jobs(n)`` is told how many files
     will be read, ``progress(k)`` each time ``k`` more are done. ``dask_scheduler``
     (an address such as ``tcp://host:8786``) runs the analysis on a Dask cluster
-    instead, one task per batch of files (the ``ftdiag[dask]`` extra).
+    instead, one task per batch of files (the ``ftdiag[dask]`` extra). ``mapping``
+    (:class:`ftdiag.mapping.ColumnMapping`) names the training and validation
+    metric of every run, as for :func:`ftdiag.analyze`.
     """
     from .api import _hp
 
@@ -919,7 +926,7 @@ def compare(
         raise UsageError(f"--group-by {group_by!r}: without a manifest only hyperparameters can group runs")
     if on_jobs:
         on_jobs(len(all_jobs))
-    rows, errs = run_jobs(all_jobs, jobs, base_hp, progress, dask_scheduler)
+    rows, errs = run_jobs(all_jobs, jobs, base_hp, progress, dask_scheduler, mapping)
     errors.extend(errs)
     # a file met in a walk or glob that could not be read is skipped when other runs were read
     skipped = [{k: v for k, v in e.items() if k != "skippable"} for e in errors if rows and e.get("skippable")]

@@ -603,7 +603,7 @@ def _row_kind(rows: Sequence[dict[str, Any]]) -> str:
     return "val_metric" if with_metric * 2 >= len(rows) and with_metric else "val_loss"
 
 
-def _rerun(rows: Sequence[dict[str, Any]], input_format: str | None) -> list[RunResult]:
+def _rerun(rows: Sequence[dict[str, Any]], input_format: str | None, mapping: Any = None) -> list[RunResult]:
     """Read and analyse again the runs behind compare rows (workers return plain rows,
     not curves), with the hyperparameters each row was analysed with."""
     from ..api import analyze_run
@@ -619,7 +619,7 @@ def _rerun(rows: Sequence[dict[str, Any]], input_format: str | None) -> list[Run
             continue
         if source not in cache:
             try:
-                cache[source] = read_inputs([source], input_format)[0]
+                cache[source] = read_inputs([source], input_format, mapping)[0]
             except FtdiagError:
                 cache[source] = []
         runs = cache[source]
@@ -642,6 +642,7 @@ def compare_figures(
     smoothing: float = DEFAULT_SMOOTHING,
     input_format: str | None = None,
     max_runs: int | None = None,
+    mapping: Any = None,
 ) -> Iterator[tuple[str, Figure]]:
     """The figures of ``ftdiag compare --plots DIR``, from compare's rows
     (``SweepReport.rows``), as (file stem, figure), one at a time.
@@ -686,7 +687,7 @@ def compare_figures(
             continue
         ranked = sorted(grows, key=lambda r: (r.get("rank") is None, r.get("rank") or 0))[:budget]
         budget -= len(ranked)
-        results = _rerun(ranked, input_format)
+        results = _rerun(ranked, input_format, mapping)
         if len(results) > 1:
             cfig = sweep_curves_figure(results, smoothing)
             if cfig is not None:
@@ -703,6 +704,7 @@ def write_compare_plots(
     inputs: Iterable[str] = (),
     input_format: str | None = None,
     max_runs: int | None = None,
+    mapping: Any = None,
 ) -> list[Path]:
     """Write :func:`compare_figures` into ``outdir``; returns the files."""
     opts = options or PlotOptions()
@@ -710,6 +712,6 @@ def write_compare_plots(
     _ensure_dir(out)
     ins = list(inputs)
     written: list[Path] = []
-    for stem, fig in compare_figures(rows, opts.smoothing, input_format, max_runs):
+    for stem, fig in compare_figures(rows, opts.smoothing, input_format, max_runs, mapping):
         written += write_figure(fig, out / stem, opts, ins)
     return written
