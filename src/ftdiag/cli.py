@@ -94,14 +94,28 @@ smoothing_option = click.option(
 )
 
 
+def plot_problems() -> list[str] | None:
+    """Where plots that fail to draw are told (a list), so that the rest of a
+    report is still written; None under --debug, so the traceback shows."""
+    return None if _debug_enabled(click.get_current_context(silent=True)) or "--debug" in sys.argv else []
+
+
+def echo_plot_problems(problems: list[str] | None, where: str) -> None:
+    for m in problems or []:
+        click.echo(f"ftdiag: warning: {one_line(m)}; {where} (a bug in ftdiag: please report it at {ISSUES_URL}; "
+                   "--debug shows the traceback)", err=True)
+
+
 def write_plots_for(results: Any, plots_dir: str | None, inputs: tuple[str, ...], sweep: bool | None = None, smoothing: float = 0.6) -> None:
     """``--plots DIR``: per-run plots, plus the sweep plots for several runs (or ``sweep=True``).
-    ``compare`` calls this with ``sweep=True``."""
+    ``compare`` calls this with ``sweep=True``. A plot that fails to draw is a warning."""
     if not plots_dir or not results:
         return
     from .render.plots import PlotOptions, write_plots
 
-    files = write_plots(results, plots_dir, PlotOptions(smoothing=smoothing), inputs, sweep=sweep)
+    problems = plot_problems()
+    files = write_plots(results, plots_dir, PlotOptions(smoothing=smoothing), inputs, sweep=sweep, problems=problems)
+    echo_plot_problems(problems, "the other plots were written")
     click.echo(f"ftdiag: wrote {len(files)} plot file(s) to {one_line(plots_dir)}", err=True)
 
 
@@ -305,11 +319,16 @@ def plot(paths: tuple[str, ...], outdir: str, plot_formats: tuple[str, ...], smo
 
     results, failures = _analyze_for_output(paths, input_format, hp)
     opts = PlotOptions(smoothing=smoothing, formats=tuple(dict.fromkeys(plot_formats)) or ("png", "svg"))
+    problems = plot_problems()
     if results:
-        for f in write_plots(results, outdir, opts, paths):
+        for f in write_plots(results, outdir, opts, paths, problems=problems):
             click.echo(str(f))
+    echo_plot_problems(problems, "the other plots were written")
     if any(not f.skipped for f in failures):
         sys.exit(EXIT_INPUT)
+    if problems:  # drawing plots is this command's whole job
+        click.echo(f"ftdiag: internal error: {len(problems)} plot(s) could not be drawn", err=True)
+        sys.exit(EXIT_INTERNAL)
 
 
 @cli.command()
@@ -342,13 +361,16 @@ def report(paths: tuple[str, ...], output: str | None, fmt: str | None, no_plots
     results, failures = _analyze_for_output(paths, input_format, hp)
     if results or failures:
         opts = PlotOptions(smoothing=smoothing)
+        problems = plot_problems()
         if output and output != "-":
-            files = write_report(results, failures, output, kind, opts, paths, plots=not no_plots)
+            files = write_report(results, failures, output, kind, opts, paths, plots=not no_plots, problems=problems)
+            echo_plot_problems(problems, "the report has a note in its place")
             click.echo(f"ftdiag: wrote {one_line(output)}" + (f" and {len(files) - 1} plot file(s)" if len(files) > 1 else ""), err=True)
         elif kind == "html":
             from .render.html import report_html
 
-            click.echo(report_html(results, failures, opts, plots=not no_plots), nl=False)
+            click.echo(report_html(results, failures, opts, plots=not no_plots, problems=problems), nl=False)
+            echo_plot_problems(problems, "the report has a note in its place")
         else:
             click.echo(markdown_report(results, failures, None)[0], nl=False)
     if any(not f.skipped for f in failures):
@@ -509,8 +531,10 @@ def compare(
     if plots_dir and report.rows:
         from .render.plots import write_compare_plots
 
+        problems = plot_problems()
         files = write_compare_plots(report.rows, plots_dir, inputs=tuple(paths) + ((manifest,) if manifest else ()),
-                                    input_format=input_format, mapping=mapping)
+                                    input_format=input_format, mapping=mapping, problems=problems)
+        echo_plot_problems(problems, "the other plots were written")
         click.echo(f"ftdiag: wrote {len(files)} plot file(s) to {plots_dir}", err=True)
     if report.errors:
         sys.exit(EXIT_INPUT)

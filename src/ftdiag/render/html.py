@@ -43,6 +43,11 @@ class Image:
         src = Markup("data:image/png;base64," + base64.b64encode(data).decode("ascii"))
         return cls(src, alt, width, height)
 
+    @classmethod
+    def missing(cls, note: str) -> Image:
+        """No picture: ``note`` says why, in its place."""
+        return cls("", note, 0, 0)
+
 
 def _finalize(value: Any) -> Any:
     """Every value printed by the template passes here before it is escaped:
@@ -156,27 +161,44 @@ def report_html(
     failures: Sequence[Failure] = (),
     options: PlotOptions | None = None,
     plots: bool = True,
+    problems: list[str] | None = None,
 ) -> str:
-    """The HTML report with its plots drawn and embedded (PNG)."""
+    """The HTML report with its plots drawn and embedded (PNG). With ``problems``
+    (a list), a plot that cannot be drawn leaves a note in its place and a
+    message there, instead of raising."""
     if not plots:
         return render_html(results, failures)
     from . import plots as p
 
     opts = options or p.PlotOptions()
+
+    def embed(what: str, alt: str, draw: Any) -> Image | None:
+        def make() -> Image | None:
+            fig = draw()
+            return None if fig is None else Image.png(p.figure_bytes(fig, "png", opts.dpi), alt)
+
+        n = len(problems) if problems is not None else 0
+        got = p._guarded(what, problems, make)
+        if got is None and problems is not None and len(problems) > n:
+            return Image.missing(p.plot_note(problems[-1]))
+        return got
+
     images: dict[int, list[Image]] = {}
     for i, r in enumerate(results[: p.MAX_REPORT_PLOTS]):
-        png = p.figure_bytes(p.run_figure(r, opts.smoothing), "png", opts.dpi)
-        images[i] = [Image.png(png, f"loss and task metric of {r.run.name}, verdict {w.verdict(r.label).lower()}")]
+        alt = f"loss and task metric of {r.run.name}, verdict {w.verdict(r.label).lower()}"
+        img = embed(f"the plot of {r.run.name}", alt, lambda r=r: p.run_figure(r, opts.smoothing))
+        images[i] = [img] if img is not None else []
     sweep: list[Image] = []
     if len(results) > 1:
-        curves = p.sweep_curves_figure(results, opts.smoothing)
-        if curves is not None:
-            sweep.append(Image.png(p.figure_bytes(curves, "png", opts.dpi), "validation curves of every run, overlaid"))
-        hp = p.sweep_hyperparameters_figure(results)
-        if hp is not None:
-            sweep.append(
-                Image.png(p.figure_bytes(hp, "png", opts.dpi), "best validation value against each varied hyperparameter")
-            )
+        for what, alt, draw in (
+            ("the overlaid validation curves", "validation curves of every run, overlaid",
+             lambda: p.sweep_curves_figure(results, opts.smoothing)),
+            ("the hyperparameter plot", "best validation value against each varied hyperparameter",
+             lambda: p.sweep_hyperparameters_figure(results)),
+        ):
+            img = embed(what, alt, draw)
+            if img is not None:
+                sweep.append(img)
     note = ""
     if len(results) > p.MAX_REPORT_PLOTS:
         note = (

@@ -63,7 +63,8 @@ def run_section(r: RunResult, level: int = 2, images: Sequence[tuple[str, str]] 
     out += [f"- {md(e)}" for e in r.evidence]
     out.append("")
     for alt, link in images:
-        out += [f"![{md(alt)}]({_link(link)})", ""]
+        # no link: the plot could not be drawn and ``alt`` says so
+        out += [f"![{md(alt)}]({_link(link)})" if link else f"*{md(alt)}*", ""]
     unit = s.get("x_unit") or "step"
     rows = [
         ("decided on", md(s["decided_on"]) if s.get("decided_on") else "n/a"),
@@ -144,7 +145,7 @@ def report(
             lines += ["", f"*{len(table) - kept} more run(s) not listed; `ftdiag analyze --format json` gives them all.*"]
         lines.append("")
         for alt, link in sweep_images:
-            lines += [f"![{md(alt)}]({_link(link)})", ""]
+            lines += [f"![{md(alt)}]({_link(link)})" if link else f"*{md(alt)}*", ""]
     tail: list[str] = []
     errors = [f for f in failures if not f.skipped]
     skipped = [f for f in failures if f.skipped]

@@ -24,10 +24,11 @@ import math
 import re
 import textwrap
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -540,21 +541,58 @@ def run_stems(results: Sequence[RunResult]) -> list[str]:
     return [w.slug(r.run.name, taken) for r in results]
 
 
+_T = TypeVar("_T")
+
+
+def failed_plot(what: str, e: BaseException) -> str:
+    """What to tell about a figure that could not be drawn (a bug in ftdiag)."""
+    return f"{what} could not be drawn ({type(e).__name__}: {e})"
+
+
+def plot_note(problem: str) -> str:
+    """The sentence a report shows where a plot could not be drawn."""
+    return f"{problem[:1].upper()}{problem[1:]}; this is a bug in ftdiag, please report it."
+
+
+def _guarded(what: str, problems: list[str] | None, draw: Callable[[], _T]) -> _T | None:
+    """``draw()``; when ``problems`` is a list, a figure that fails to draw is
+    told there and gives None, so one bad plot does not lose the rest of a
+    report. Input and output errors (FtdiagError: refusing to overwrite an
+    input, a full disk) always propagate."""
+    from ..errors import FtdiagError
+
+    if problems is None:
+        return draw()
+    try:
+        return draw()
+    except FtdiagError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a plotting bug must not take the report down
+        problems.append(failed_plot(what, e))
+        return None
+
+
 def write_run_plots(
     results: Sequence[RunResult],
     outdir: str | Path,
     options: PlotOptions | None = None,
     inputs: Iterable[str] = (),
+    problems: list[str] | None = None,
 ) -> list[list[Path]]:
-    """One figure per run, in every format asked; returns the files of each run, in order."""
+    """One figure per run, in every format asked; returns the files of each run, in
+    order. With ``problems`` (a list), a run whose figure fails gets no files and a
+    message there instead of an exception."""
     opts = options or PlotOptions()
     out = Path(outdir)
     _ensure_dir(out)
     ins = list(inputs)
     files: list[list[Path]] = []
+
+    def one(r: RunResult, stem: str) -> list[Path]:
+        return write_figure(run_figure(r, opts.smoothing), out / stem, opts, ins)
+
     for r, stem in zip(results, run_stems(results), strict=True):
-        fig = run_figure(r, opts.smoothing)
-        files.append(write_figure(fig, out / stem, opts, ins))
+        files.append(_guarded(f"the plot of {r.run.name}", problems, partial(one, r, stem)) or [])
     return files
 
 
@@ -563,6 +601,7 @@ def write_sweep_plots(
     outdir: str | Path,
     options: PlotOptions | None = None,
     inputs: Iterable[str] = (),
+    problems: list[str] | None = None,
 ) -> list[Path]:
     """The sweep figures (overlaid validation curves; best value against each varied
     hyperparameter); this is what ``ftdiag compare --plots DIR`` calls. Returns the files."""
@@ -571,12 +610,17 @@ def write_sweep_plots(
     _ensure_dir(out)
     ins = list(inputs)
     written: list[Path] = []
-    curves = sweep_curves_figure(results, opts.smoothing)
-    if curves is not None:
-        written += write_figure(curves, out / "sweep-curves", opts, ins)
-    hp = sweep_hyperparameters_figure(results)
-    if hp is not None:
-        written += write_figure(hp, out / "sweep-hyperparameters", opts, ins)
+
+    def curves() -> list[Path]:
+        fig = sweep_curves_figure(results, opts.smoothing)
+        return write_figure(fig, out / "sweep-curves", opts, ins) if fig is not None else []
+
+    def hyper() -> list[Path]:
+        fig = sweep_hyperparameters_figure(results)
+        return write_figure(fig, out / "sweep-hyperparameters", opts, ins) if fig is not None else []
+
+    written += _guarded("the overlaid validation curves", problems, curves) or []
+    written += _guarded("the hyperparameter plot", problems, hyper) or []
     return written
 
 
@@ -586,11 +630,13 @@ def write_plots(
     options: PlotOptions | None = None,
     inputs: Iterable[str] = (),
     sweep: bool | None = None,
+    problems: list[str] | None = None,
 ) -> list[Path]:
-    """Per-run plots, plus the sweep plots when there are several runs (or ``sweep=True``)."""
-    files = [p for group in write_run_plots(results, outdir, options, inputs) for p in group]
+    """Per-run plots, plus the sweep plots when there are several runs (or ``sweep=True``).
+    ``problems``: see :func:`write_run_plots`."""
+    files = [p for group in write_run_plots(results, outdir, options, inputs, problems) for p in group]
     if sweep or (sweep is None and len(results) > 1):
-        files += write_sweep_plots(results, outdir, options, inputs)
+        files += write_sweep_plots(results, outdir, options, inputs, problems)
     return files
 
 
@@ -643,6 +689,7 @@ def compare_figures(
     input_format: str | None = None,
     max_runs: int | None = None,
     mapping: Any = None,
+    problems: list[str] | None = None,
 ) -> Iterator[tuple[str, Figure]]:
     """The figures of ``ftdiag compare --plots DIR``, from compare's rows
     (``SweepReport.rows``), as (file stem, figure), one at a time.
@@ -679,7 +726,8 @@ def compare_figures(
         ]
         title = f"{mpl_text(group)}: " if group else ""
         title += f"best validation {mpl_text(metric)} against each varied hyperparameter ({len(points)} runs)"
-        fig = hyperparameters_figure(points, metric, percent, title=title)
+        fig = _guarded(f"the hyperparameter plot{suffix}", problems,
+                       partial(hyperparameters_figure, points, metric, percent, title=title))
         if fig is not None:
             taken.add(f"sweep-hyperparameters{suffix}".lower())
             yield f"sweep-hyperparameters{suffix}", fig
@@ -689,12 +737,14 @@ def compare_figures(
         budget -= len(ranked)
         results = _rerun(ranked, input_format, mapping)
         if len(results) > 1:
-            cfig = sweep_curves_figure(results, smoothing)
+            cfig = _guarded(f"the overlaid validation curves{suffix}", problems, partial(sweep_curves_figure, results, smoothing))
             if cfig is not None:
                 taken.add(f"sweep-curves{suffix}".lower())
                 yield f"sweep-curves{suffix}", cfig
         for r in results:
-            yield w.slug(r.run.name, taken), run_figure(r, smoothing)
+            rfig = _guarded(f"the plot of {r.run.name}", problems, partial(run_figure, r, smoothing))
+            if rfig is not None:
+                yield w.slug(r.run.name, taken), rfig
 
 
 def write_compare_plots(
@@ -705,13 +755,15 @@ def write_compare_plots(
     input_format: str | None = None,
     max_runs: int | None = None,
     mapping: Any = None,
+    problems: list[str] | None = None,
 ) -> list[Path]:
-    """Write :func:`compare_figures` into ``outdir``; returns the files."""
+    """Write :func:`compare_figures` into ``outdir``; returns the files.
+    ``problems``: see :func:`write_run_plots`."""
     opts = options or PlotOptions()
     out = Path(outdir)
     _ensure_dir(out)
     ins = list(inputs)
     written: list[Path] = []
-    for stem, fig in compare_figures(rows, opts.smoothing, input_format, max_runs, mapping):
-        written += write_figure(fig, out / stem, opts, ins)
+    for stem, fig in compare_figures(rows, opts.smoothing, input_format, max_runs, mapping, problems):
+        written += _guarded(f"the plot {stem}", problems, partial(write_figure, fig, out / stem, opts, ins)) or []
     return written

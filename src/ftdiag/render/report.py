@@ -39,9 +39,12 @@ def markdown_report(
     options: PlotOptions | None = None,
     inputs: Iterable[str] = (),
     plots: bool = True,
+    problems: list[str] | None = None,
 ) -> tuple[str, list[Path]]:
     """The Markdown text, and the plot files written for it (none without ``out``:
-    a report on stdout has nowhere to put images)."""
+    a report on stdout has nowhere to put images). A plot that cannot be drawn
+    leaves a note in its place and a message in ``problems`` (when given; else
+    it raises)."""
     from .markdown import report
 
     if out is None or not plots or not results:
@@ -53,22 +56,39 @@ def markdown_report(
     pdir = plots_dir_for(out)
     ins = list(inputs)
     # only the runs whose sections can be shown, and at most MAX_REPORT_PLOTS
-    per_run = p.write_run_plots(results[: min(p.MAX_REPORT_PLOTS, _shown(results, failures))], pdir, png_only, ins)
+    told: list[str] = []  # this report's plot problems, whatever the caller wants to hear
+    per_run = p.write_run_plots(
+        results[: min(p.MAX_REPORT_PLOTS, _shown(results, failures))], pdir, png_only, ins,
+        told if problems is not None else None,
+    )
     images = {
-        i: [(f"plot of {r.run.name}: {w.verdict(r.label).lower()}", f"{pdir.name}/{files[0].name}")]
+        # an empty link: the plot could not be drawn, and the text says so in its place
+        i: [(f"plot of {r.run.name}: {w.verdict(r.label).lower()}", f"{pdir.name}/{files[0].name}") if files
+            else (_missing(r.run.name, told), "")]
         for i, (r, files) in enumerate(zip(results, per_run, strict=False))
     }
     written = [f for files in per_run for f in files]
     sweep_images: list[tuple[str, str]] = []
     if len(results) > 1:
-        sweep_files = p.write_sweep_plots(results, pdir, png_only, ins)
+        n = len(told)
+        sweep_files = p.write_sweep_plots(results, pdir, png_only, ins, told if problems is not None else None)
         written += sweep_files
         alts = {
             "sweep-curves": "validation curves of every run, overlaid",
             "sweep-hyperparameters": "best validation value against each varied hyperparameter",
         }
         sweep_images = [(alts.get(f.stem, f.stem), f"{pdir.name}/{f.name}") for f in sweep_files]
+        sweep_images += [(p.plot_note(m), "") for m in told[n:]]
+    if problems is not None:
+        problems.extend(told)
     return report(results, failures, images, sweep_images), written
+
+
+def _missing(name: str, told: Sequence[str]) -> str:
+    """The note in place of a run's plot that could not be drawn."""
+    from .plots import plot_note
+
+    return plot_note(next((m for m in told if m.startswith(f"the plot of {name} ")), "the plot could not be drawn"))
 
 
 def _shown(results: Sequence[RunResult], failures: Sequence[Failure]) -> int:
@@ -87,8 +107,10 @@ def write_report(
     options: PlotOptions | None = None,
     inputs: Iterable[str] = (),
     plots: bool = True,
+    problems: list[str] | None = None,
 ) -> list[Path]:
-    """Write the report (and, for Markdown, its images); returns every file written."""
+    """Write the report (and, for Markdown, its images); returns every file written.
+    ``problems``: see :func:`markdown_report`."""
     from ..outputs import atomic_write, refuse_inputs
 
     path = Path(out)
@@ -97,10 +119,10 @@ def write_report(
     if fmt == "html":
         from .html import report_html
 
-        atomic_write(path, report_html(results, failures, options, plots=plots))
+        atomic_write(path, report_html(results, failures, options, plots=plots, problems=problems))
         return [path]
     if fmt != "markdown":
         raise ValueError(fmt)
-    text, files = markdown_report(results, failures, path, options, ins, plots=plots)
+    text, files = markdown_report(results, failures, path, options, ins, plots=plots, problems=problems)
     atomic_write(path, text)
     return files + [path]
