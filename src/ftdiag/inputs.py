@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import FtdiagError, InputError, UnknownFormatError
-from .formats import Reader, all_readers, detect, get_reader, open_source, read_source
+from .formats import Reader, detect, get_reader, open_source, read_source, readers
 from .formats._common import require_curve
 from .formats._names import assign_roles
 from .mapping import ColumnMapping, apply_mapping
@@ -82,7 +82,7 @@ class ReadError:
 
 
 def _dir_readers() -> list[Reader]:
-    return [r for r in all_readers().values() if r.directories]
+    return readers(directories=True)
 
 
 def claim_directory(path: Path, display: str, input_format: str | None = None, top: bool = False) -> str | None:

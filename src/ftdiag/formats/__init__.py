@@ -13,6 +13,15 @@ structure (a CSV header, a JSON document's keys, magic bytes) beats one that
 found a matching line somewhere in the head: a console line pasted into an
 OpenAI results CSV does not make it a console log. Equal scores go to the more
 specific reader too; only then does the registry's (name) order decide.
+
+Start-up time: importing every reader module costs ~30 ms (mostly compiling
+their regular expressions), a tenth of ``ftdiag analyze`` on a small file. So
+:data:`_INDEX` says, for the readers it knows, whether they read directories
+and a cheap necessary condition on the head for their ``sniff`` to say more
+than 0; a reader whose condition fails is neither imported nor asked, which
+leaves the result unchanged (``tests/test_registry.py`` checks it on every
+sample and corpus file). A module missing from the index (a new reader) is
+imported and asked every time, so it works before anyone indexes it.
 """
 
 from __future__ import annotations
@@ -28,7 +37,9 @@ from ..errors import InputError, UnknownFormatError, UsageError
 from ..run import Run
 from ._source import Source, open_source
 
-__all__ = ["Reader", "Source", "all_readers", "detect", "get_reader", "open_source", "read_source"]
+__all__ = [
+    "Reader", "Source", "all_readers", "candidates", "detect", "get_reader", "open_source", "read_source", "readers",
+]
 
 # sniff scores: a reader that recognises its own header with certainty says
 # CERTAIN; a generic fallback reader says at most WEAK so specific readers win.
@@ -59,24 +70,121 @@ class Reader:
 
 
 _REGISTRY: dict[str, Reader] | None = None
+_LOADED: dict[str, Reader | None] = {}  # by module name; None: the module has no READER
+_MODULES: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What the index looks at: the file's name, its first bytes, them decoded."""
+
+    name: str
+    head: bytes
+    text: str
+
+
+def _any(*literals: str) -> Callable[[_Head], bool]:
+    return lambda h: any(x in h.text for x in literals)
+
+
+# Known reader modules: (reads directories, necessary condition for sniff > 0 or
+# None for "always ask"). Each condition is a literal its sniff cannot do without.
+_INDEX: dict[str, tuple[bool, Callable[[_Head], bool] | None]] = {
+    # tables: header_of() decides; cheap to import, always asked
+    "openai": (False, None),
+    "keras_csv": (False, None),
+    "lightning_csv": (False, None),
+    "eval_grid_csv": (False, None),
+    "tensorboard_csv": (False, None),
+    "ultralytics": (False, None),
+    "wandb_csv": (False, None),
+    "generic": (False, None),
+    # JSON documents and lines
+    "hf_trainer_state": (False, _any('"log_history"')),
+    "hf_summary": (False, _any("{")),
+    "llamafactory_jsonl": (False, _any('"total_steps"')),
+    # console captures: a metric dict / banner, an "Epoch k/N" header, nanoGPT's
+    # "step N: train loss" / "iter N: loss", and "name: value" or "name=value" pairs
+    "hf_stdout": (False, _any("{'", "Running training", "use_cache=True", "transformers/trainer.py",
+                              "TrainOutput(", "Num examples = ", "Total optimization steps = ")),
+    "keras_stdout": (False, _any("Epoch ")),
+    "nanogpt_stdout": (False, _any("step ", "iter ")),
+    "console_metrics": (False, _any(":", "=")),
+    # "<timestamp> <value> <step>" lines
+    "mlflow": (False, lambda h: h.text.lstrip().lstrip("\ufeff").lstrip()[:1].isdigit()),
+    "git_lfs_pointer": (False, lambda h: b"git-lfs" in h.head),
+    "tensorboard": (False, lambda h: "tfevents" in h.name or b"brain.Event:" in h.head),
+    # directories
+    "hf_output_dir": (True, None),
+    "lightning_dir": (True, None),
+    "mlflow_run": (True, None),
+    "tensorboard_dir": (True, None),
+}
+
+
+def _module_names() -> list[str]:
+    global _MODULES
+    if _MODULES is None:
+        _MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    return _MODULES
+
+
+def _load(module_name: str) -> Reader | None:
+    if module_name not in _LOADED:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        reader = getattr(module, "READER", None)
+        _LOADED[module_name] = reader if isinstance(reader, Reader) else None
+    return _LOADED[module_name]
 
 
 def all_readers() -> dict[str, Reader]:
+    """Every reader, by name (imports every reader module)."""
     global _REGISTRY
     if _REGISTRY is None:
         found: dict[str, Reader] = {}
-        for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if mod.name.startswith("_"):
-                continue
-            module = importlib.import_module(f"{__name__}.{mod.name}")
-            reader = getattr(module, "READER", None)
-            if isinstance(reader, Reader):
+        for name in _module_names():
+            reader = _load(name)
+            if reader is not None:
                 found[reader.name] = reader
         _REGISTRY = found
     return _REGISTRY
 
 
+def readers(directories: bool) -> list[Reader]:
+    """The readers of directories (or of files), in name order, importing only those."""
+    out = []
+    for name in _module_names():
+        known = _INDEX.get(name)
+        if known is not None and known[0] != directories:
+            continue
+        reader = _load(name)
+        if reader is not None and reader.directories == directories:
+            out.append(reader)
+    return out
+
+
+def candidates(source: Source) -> list[Reader]:
+    """The readers that might recognize ``source``, in name order: the others'
+    sniff would say 0 (see :data:`_INDEX`), so they are not even imported."""
+    if source.is_dir:
+        return readers(True)
+    head = _Head(source.name.lower(), source.head, source.head_text)
+    out = []
+    for name in _module_names():
+        known = _INDEX.get(name)
+        if known is not None and (known[0] or (known[1] is not None and not known[1](head))):
+            continue
+        reader = _load(name)
+        if reader is not None and not reader.directories:
+            out.append(reader)
+    return out
+
+
 def get_reader(name: str) -> Reader:
+    if name in _module_names():  # a reader is named as its module: import only that one
+        reader = _load(name)
+        if reader is not None and reader.name == name:
+            return reader
     readers = all_readers()
     if name not in readers:
         raise UsageError(
@@ -87,10 +195,8 @@ def get_reader(name: str) -> Reader:
 
 def detect(source: Source) -> Reader:
     """The reader most confident that ``source`` is its format."""
-    best: tuple[tuple[int, float, int], str] | None = None
-    for reader in all_readers().values():
-        if reader.directories != source.is_dir:
-            continue
+    best: tuple[tuple[int, float, int], Reader] | None = None
+    for reader in candidates(source):
         try:
             score = float(reader.sniff(source))
         except InputError:
@@ -98,10 +204,10 @@ def detect(source: Source) -> Reader:
         except Exception:  # a sniffer must never take detection down
             score = 0.0
         if score > 0 and (best is None or _rank(score, reader) > best[0]):
-            best = (_rank(score, reader), reader.name)  # on a full tie, the first in name order stays
+            best = (_rank(score, reader), reader)  # on a full tie, the first in name order stays
     if best is None:
         raise UnknownFormatError(source.display, source.describe_unknown())
-    return all_readers()[best[1]]
+    return best[1]
 
 
 def _rank(score: float, reader: Reader) -> tuple[int, float, int]:
