@@ -240,3 +240,86 @@ def test_trainer_state_reader_equals_the_reference_on_real_files() -> None:
             check_run(state["log_history"])
             n += 1
     assert n >= 5
+
+
+# --- trainer_state.json's typed msgspec path against the general parser ------
+
+def _runs_outcome(runs_or_error: Any) -> Any:
+    if isinstance(runs_or_error, str):
+        return runs_or_error
+    (run,) = runs_or_error
+    series = {k: (s.steps.tolist(), s.values.tolist(), None if s.epochs is None else s.epochs.tolist())
+              for k, s in [*((r, getattr(run, r)) for r in ("train_loss", "val_loss", "train_metric", "val_metric")),
+                           *run.extra.items()] if s is not None}
+    return repr((series, run.hyperparameters, run.metadata, run.warnings, run.steps_per_epoch, run.planned_steps))
+
+
+def typed_and_plain(data: bytes) -> tuple[Any, Any]:
+    from ftdiag.formats import hf_trainer_state as hts
+
+    def general() -> Any:
+        try:
+            state = loads(decode(data, "f"), "f")
+            return runs_from_state(state, "f", "f") if isinstance(state, dict) else "not a dict"
+        except InputError as e:
+            return str(e)
+
+    state = hts._typed_state(data, guess_encoding(data[:65536]), "f")
+    if state is None:
+        return None, None
+    try:
+        fast = runs_from_state(state, "f", "f")
+    except InputError as e:
+        fast = str(e)
+    return _runs_outcome(fast), _runs_outcome(general())
+
+
+@pytest.mark.usefixtures("fast_always")
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"log_history": [{"loss": 1, "step": 1}, {"eval_loss": 2, "step": 1, "epoch": 0.5}], "max_steps": 10}',
+        b'{"log_history": [{"loss": NaN, "step": 1}]}',  # msgspec refuses NaN: the general path
+        b'{"log_history": [{"loss": 1e400, "step": 1}]}',
+        b'{"log_history": [{"loss": 0.5, "step": ' + b"9" * 320 + b"}]}",
+        b'{"log_history": [{"loss": 0.5, "step": 1}], "max_steps": ' + b"9" * 320 + b"}",
+        b'{"log_history": [{"loss": 0.5, "step": 12345678901234567890123}]}',
+        b'{"log_history": [{"loss": 0.5, "step": 1, "nested": {"a": 1}}]}',
+        b'{"log_history": [{"loss": 0.5, "step": 1}], "unknown_field": 1}',
+        b'{"log_history": [{"loss": 0.5, "step": 1}], "stateful_callbacks": ' + b"[" * 70 + b"]" * 70 + b"}",
+        b'{"log_history": [{"loss": -0, "step": 1, "loss": 2}], "num_train_epochs": "3"}',
+        b'{"log_history": []}',
+        b'{"max_steps": 3}',
+        b'[{"log_history": []}]',
+    ],
+)
+def test_trainer_state_typed_path_equals_the_plain_path(data: bytes) -> None:
+    fast, slow = typed_and_plain(data)
+    assert fast == slow
+
+
+TOP = st.dictionaries(
+    st.sampled_from(["max_steps", "num_train_epochs", "train_batch_size", "best_metric", "best_model_checkpoint",
+                     "logging_steps", "stateful_callbacks", "not_a_trainer_field"]),
+    NESTED.filter(lambda o: not isinstance(o, SubDict)),
+    max_size=4,
+)
+
+
+@pytest.mark.usefixtures("fast_always")
+@settings(max_examples=150)
+@given(st.lists(ENTRY | st.sampled_from([1, "x", None]), max_size=25), TOP)
+def test_trainer_state_typed_path_equals_the_plain_path_on_any_state(history: list[Any], top: dict[str, Any]) -> None:
+    data = json.dumps({**top, "log_history": history}).encode()
+    fast, slow = typed_and_plain(data)
+    assert fast == slow
+
+
+@pytest.mark.usefixtures("fast_always")
+def test_trainer_state_typed_path_equals_the_plain_path_on_real_files() -> None:
+    n = 0
+    for f in json_files():
+        fast, slow = typed_and_plain(f.read_bytes())
+        assert fast == slow, f
+        n += fast is not None
+    assert n >= 5  # real files take the typed path

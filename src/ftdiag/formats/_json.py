@@ -118,16 +118,23 @@ def loads_document(data: bytes, display: str, encoding: str, hint: str = "") -> 
 _FAILED = object()
 
 
+def has_long_digits(body: bytes) -> bool:
+    """Whether ``body`` holds a run of 300 digits (an integer json turns into a float)."""
+    # in 1 MB slices (overlapping by a run's length): no second copy of a big file
+    step = 1 << 20
+    for start in range(0, len(body), step):
+        if _LONG_DIGITS in body[start : start + step + len(_LONG_DIGITS)].translate(_ONLY_DIGITS):
+            return True
+    return False
+
+
 def _msgspec_decode(body: bytes) -> Any:
     try:
         import msgspec
     except ImportError:  # pragma: no cover - a core dependency; json still works
         return _FAILED
-    # in 1 MB slices (overlapping by a run's length): no second copy of a big file
-    step = 1 << 20
-    for start in range(0, len(body), step):
-        if _LONG_DIGITS in body[start : start + step + len(_LONG_DIGITS)].translate(_ONLY_DIGITS):
-            return _FAILED
+    if has_long_digits(body):
+        return _FAILED
     try:
         return msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError, ValueError, MemoryError):
