@@ -380,7 +380,10 @@ def run_jobs(
 
         methods = multiprocessing.get_all_start_methods()
         # fork starts workers without re-importing ftdiag (fast); elsewhere the default
-        mp = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" and _no_threads() else None)
+        fork = "fork" in methods and os.name == "posix" and _no_threads()
+        mp = multiprocessing.get_context("fork" if fork else None)
+        if fork:  # what every worker needs, imported once here rather than once per worker
+            from . import api  # noqa: F401
         with ProcessPoolExecutor(max_workers=min(n, len(batches)), mp_context=mp) as pool:
             futures = {pool.submit(analyze_jobs, b, base_hp, mapping): i for i, b in enumerate(batches)}
             for fut in as_completed(futures):
