@@ -150,12 +150,20 @@ def all_readers() -> dict[str, Reader]:
     return _REGISTRY
 
 
-def readers(directories: bool) -> list[Reader]:
-    """The readers of directories (or of files), in name order, importing only those."""
+def _select(directories: bool, head: _Head | None = None) -> list[Reader]:
+    """The readers of directories (or of files), in name order, without those
+    whose index condition fails on ``head``; only these are imported."""
+
+    def may_claim(name: str) -> bool:
+        known = _INDEX.get(name)
+        return known is None or head is None or known[1] is None or known[1](head)
+
+    if _REGISTRY is not None:  # every reader is imported already
+        return [r for r in _REGISTRY.values() if r.directories == directories and may_claim(r.name)]
     out = []
     for name in _module_names():
         known = _INDEX.get(name)
-        if known is not None and known[0] != directories:
+        if known is not None and known[0] != directories or not may_claim(name):
             continue
         reader = _load(name)
         if reader is not None and reader.directories == directories:
@@ -163,21 +171,17 @@ def readers(directories: bool) -> list[Reader]:
     return out
 
 
+def readers(directories: bool) -> list[Reader]:
+    """The readers of directories (or of files), in name order, importing only those."""
+    return _select(directories)
+
+
 def candidates(source: Source) -> list[Reader]:
     """The readers that might recognize ``source``, in name order: the others'
     sniff would say 0 (see :data:`_INDEX`), so they are not even imported."""
     if source.is_dir:
-        return readers(True)
-    head = _Head(source.name.lower(), source.head, source.head_text)
-    out = []
-    for name in _module_names():
-        known = _INDEX.get(name)
-        if known is not None and (known[0] or (known[1] is not None and not known[1](head))):
-            continue
-        reader = _load(name)
-        if reader is not None and not reader.directories:
-            out.append(reader)
-    return out
+        return _select(True)
+    return _select(False, _Head(source.name.lower(), source.head, source.head_text))
 
 
 def get_reader(name: str) -> Reader:
