@@ -85,8 +85,9 @@ def make_series(
     e = None if epochs is None else np.asarray(epochs, dtype=np.float64)
     if s.shape != v.shape or (e is not None and e.shape != s.shape):
         raise ValueError("steps, values and epochs must have the same length")
-    if e is not None:
-        # an epoch that is not a finite number (a damaged log) is unknown
+    if e is not None and not np.isfinite(e).all():
+        # an epoch that is not a finite number (a damaged log) is unknown;
+        # all finite: no copy (series of one log share its epoch column)
         e = np.where(np.isfinite(e), e, np.nan)
     keep = np.isfinite(s)
     if not keep.all():

@@ -207,6 +207,8 @@ def parse_lines(
 # pandas costs.
 FAST_MIN_BYTES = 4 * 1024 * 1024
 _CHUNK = 8 * 1024 * 1024
+# rows per pandas chunk on the fast path (a few MB of parser memory)
+_FAST_CHUNK_ROWS = 262144
 # Bytes after which the fast path cannot promise the csv path's result: quotes
 # and NUL (a lone \r, which the streamed lines split on, is checked apart).
 _UNSAFE = b'"\x00'
@@ -336,11 +338,16 @@ def fast_table(source: Source, track_empty: bool = False) -> Table | None:
             # pandas 3 parses floats exactly as float() does by default
             kw["float_precision"] = "round_trip"
         plain_file = source.path is not None and source.limit is None and source._data is None
+        n_rows = n_lines - 1
+        # read in chunks straight into the final float64 columns: the peak is the
+        # columns plus one chunk, not a whole DataFrame plus its copy
+        columns = {h: np.empty(n_rows, dtype=np.float64) for h in header}
+        at = 0
         with contextlib.ExitStack() as stack:
             # a path lets pandas read in parallel; stdin, in-memory data and a
             # growing file read up to a limit go through Source's own handle
             where: object = str(source.path) if plain_file else stack.enter_context(source.open_binary())
-            df = pd.read_csv(
+            chunks = pd.read_csv(
                 where,
                 sep=delim,
                 header=None,
@@ -350,23 +357,25 @@ def fast_table(source: Source, track_empty: bool = False) -> Table | None:
                 engine="c",
                 quoting=csv.QUOTE_NONE,
                 encoding="utf-8",
+                chunksize=_FAST_CHUNK_ROWS,
                 **kw,
             )
+            with chunks:
+                for df in chunks:
+                    k = len(df)
+                    if at + k > n_rows:
+                        return None
+                    for h, i in zip(header, range(width), strict=True):
+                        col = df[i]
+                        if col.dtype != np.float64 and col.dtype != np.int64:
+                            return None  # text, booleans, huge integers: the csv path's rules apply
+                        # a repeated column name: the last column of that name wins
+                        columns[h][at : at + k] = col.to_numpy(dtype=np.float64)
+                    at += k
     except Exception:  # noqa: BLE001 - any doubt: the csv path decides, with its own messages
         return None
-    if len(df) != n_lines - 1:
+    if at != n_rows:
         return None
-    columns: dict[str, np.ndarray] = {}
-    empty: dict[str, np.ndarray] = {}
-    for h, i in zip(header, range(width), strict=True):
-        col = df[i]
-        if col.dtype != np.float64 and col.dtype != np.int64:
-            return None  # text, booleans, huge integers: the csv path's rules apply
-        arr = col.to_numpy(dtype=np.float64)  # a view when already float64: no copy
-        if not arr.flags.writeable:  # pandas' copy-on-write views; the frame is dropped
-            arr.setflags(write=True)
-        columns[h] = arr
-        if track_empty:
-            empty[h] = np.isnan(arr)
-    return Table(header=header, columns=columns, n_rows=len(df), empty=empty)
+    empty = {h: np.isnan(arr) for h, arr in columns.items()} if track_empty else {}
+    return Table(header=header, columns=columns, n_rows=n_rows, empty=empty)
 
