@@ -9,7 +9,10 @@ lines, huge numbers, NaN/inf, other encodings, very long lines, deeply nested
 JSON, wrong JSON types, control characters, Python literals with code in them,
 splices of two files, ...; one to three mutations stacked) and runs the whole
 ``ftdiag analyze`` through the CLI (click's CliRunner) in text, JSON or Markdown
-form, from a file or from standard input. Each outcome is one of:
+form, from a file or from standard input (some as an HTML ``report``). About
+8% of the inputs are directories laid out as trainers leave them, with
+mutated files inside; a quarter of those go through ``compare`` instead.
+Each outcome is one of:
 
 * result: exit 0 with a well-formed report;
 * clean error: exit 2 with exactly one ``ftdiag: error: ...`` line naming the input;
@@ -549,8 +552,14 @@ def _safe_display(display: str) -> str:
 
 
 def command_for(fmt: str, target: str, forced: str | None) -> list[str]:
-    """``analyze TARGET --format FMT`` (or, for html, the report command)."""
-    args = ["report", target, "--format", "html", "--no-plots"] if fmt == "html" else ["analyze", target, "--format", fmt]
+    """``analyze TARGET --format FMT`` (or, for html, the report command; for
+    ``compare:FMT``, the compare command in one process)."""
+    if fmt.startswith("compare:"):
+        args = ["compare", target, "--format", fmt.split(":", 1)[1], "--jobs", "1"]
+    elif fmt == "html":
+        args = ["report", target, "--format", "html", "--no-plots"]
+    else:
+        args = ["analyze", target, "--format", fmt]
     return args + (["--input-format", forced] if forced else [])
 
 
@@ -583,7 +592,7 @@ def run_one(
         if timeout and hasattr(signal, "setitimer"):
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-    return check(result, fmt, display, many=is_dir), result
+    return check(result, fmt.split(":")[-1], display, many=is_dir), result
 
 
 def _debug_traceback(data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, forced: str | None) -> str:
@@ -654,9 +663,11 @@ def fuzz(
                 target = str(root / {"lightning": "version_0", "mlflow": "run", "tensorboard": "logs/fit",
                                      "hf_output": "out", "walk": "runs"}[kind])
                 fmt = rng.choice(["text", "json", "markdown"])
+                if rng.random() < 0.25:  # a sweep of the folder: the compare command
+                    fmt = f"compare:{fmt}"
                 outcome, _ = run_one(b"", target, fmt, False, workdir, timeout, None, is_dir=True)
                 stats.inputs += 1
-                stats.by_mutator[f"dir:{kind}"] += 1
+                stats.by_mutator[f"dir:{kind}" + (" (compare)" if fmt.startswith("compare:") else "")] += 1
                 _tally(stats, outcome, f"dir:{kind} <- {'+'.join(dchain)}", None, target, fmt, out_dir, seed, i)
                 continue
             s = rng.choice(seeds)

@@ -126,3 +126,32 @@ def test_report_walk_with_nothing_readable_is_exit_2(tmp_path: Path) -> None:
     r = invoke("report", str(root), "-o", str(tmp_path / "report.md"), "--no-plots")
     assert r.exit_code == 2
     assert r.stderr.count("ftdiag: error:") == 2
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_compare_a_folder_without_any_log_is_exit_2(tmp_path: Path, fmt: str) -> None:
+    """Found by the fuzzer: compare answered nothing, exit 0, where analyze says why."""
+    (tmp_path / "runs" / "r0").mkdir(parents=True)
+    (tmp_path / "runs" / "notes.txt").write_text("some notes\n")
+    (tmp_path / "runs" / "r0" / "README.md").write_text("# a run\n")
+    r = invoke("compare", str(tmp_path / "runs"), "--format", fmt, "--jobs", "1")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith(f"ftdiag: error: {tmp_path / 'runs'}: no training log found in this directory (2 file(s)")
+    if fmt == "json":
+        assert json.loads(r.stdout)["errors"][0]["source"] == str(tmp_path / "runs")
+
+
+def test_compare_json_escapes_control_characters_in_run_names(tmp_path: Path) -> None:
+    """Found by the fuzzer: compare's JSON printed a raw C1 control (\\x9e) from an MLflow run name."""
+    run = tmp_path / "run"
+    (run / "metrics").mkdir(parents=True)
+    for name, f in (("loss", lambda i: 2.0 / (i + 1)), ("val_loss", lambda i: 1 + (i - 5) ** 2 / 50)):
+        (run / "metrics" / name).write_text("".join(f"{1700000000000 + i} {f(i)!r} {i}\n" for i in range(12)))
+    (run / "meta.yaml").write_text("run_name: fuzz\nstatus: 3\n")
+    (run / "tags").mkdir()
+    (run / "tags" / "mlflow.runName").write_text("evil\x9e\u202e\x1b[2Jname")
+    r = invoke("compare", str(run), "--format", "json", "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    assert not any(c in r.stdout for c in "\x9e\u202e\x1b"), r.stdout
+    assert "\\u009e" in r.stdout and "\\u202e" in r.stdout
+    assert "evil" in json.loads(r.stdout)["runs"][0]["name"]

@@ -316,15 +316,14 @@ def read_inputs(
             found += len(got)
             runs.extend(got)
         if not found and len(errors) == n_errors and os.path.isdir(str(p)):
-            errors.append(
-                ReadError(
-                    str(p),
-                    InputError(
-                        str(p),
-                        f"no training log found in this directory ({len(items)} file(s) looked at); "
-                        "see 'ftdiag formats' for what is read",
-                    ),
-                )
-            )
+            errors.append(ReadError(str(p), no_log_found(str(p), len(items))))
     done, more = finish(runs, mapping)
     return done, errors + more
+
+
+def no_log_found(path: str, looked_at: int) -> InputError:
+    """A directory walked without finding any log."""
+    return InputError(
+        path,
+        f"no training log found in this directory ({looked_at} file(s) looked at); see 'ftdiag formats' for what is read",
+    )

@@ -931,6 +931,13 @@ def compare(
         on_jobs(len(all_jobs))
     rows, errs = run_jobs(all_jobs, jobs, base_hp, progress, dask_scheduler, mapping)
     errors.extend(errs)
+    if not rows and not errors:  # only folders without a log in them (files no reader knows)
+        from .inputs import no_log_found
+
+        for p in paths:
+            if os.path.isdir(p):
+                n = sum(1 for j in all_jobs if j.display.startswith(str(p)))
+                errors.append({"source": str(p), "message": str(no_log_found(str(p), n))})
     # a file met in a walk or glob that could not be read is skipped when other runs were read
     skipped = [{k: v for k, v in e.items() if k != "skippable"} for e in errors if rows and e.get("skippable")]
     errors = [{k: v for k, v in e.items() if k != "skippable"} for e in errors if not (rows and e.get("skippable"))]

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ._safe import md, term
+from ._safe import json_text, md, term
 
 SHORT = {
     "n_epochs": "epochs",
@@ -255,7 +255,8 @@ def render_markdown(doc: dict[str, Any], limit: int | None = 20, color: bool = F
 
 
 def render_json(doc: dict[str, Any], limit: int | None = None, color: bool = False) -> str:
-    return json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    # C1 controls, bidi overrides ... from run names as \uXXXX, as in analyze's JSON
+    return json_text(json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False)) + "\n"
 
 
 def get(name: str) -> Callable[..., str]:
