@@ -56,6 +56,7 @@ FEATURES: dict[str, list[str]] = {
         "projection_sure",
         "improvement",
         "drop_since_best",
+        "share_lost",
     ],
     "curves_only": [
         "loss_gap",
@@ -63,6 +64,7 @@ FEATURES: dict[str, list[str]] = {
         "projection_sure",
         "improvement",
         "drop_since_best",
+        "share_lost",
         "best_position",
     ],
 }

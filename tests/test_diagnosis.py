@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import ftdiag
-from conftest import LABELED, need
-from ftdiag.diagnosis import MIN_VAL_POINTS, predict
+from conftest import LABELED, PUBLIC, SAMPLES, need
+from ftdiag.diagnosis import DIVERGED_CONFIDENCE, MIN_VAL_POINTS, predict
 from ftdiag.features import (
     ema_debiased,
     granularity,
@@ -228,6 +228,63 @@ def test_spikes_plateau_and_divergence_findings(tmp_path: Path) -> None:
     acc2 = list(np.linspace(0.3, 0.8, 10)) + list(np.linspace(0.75, 0.2, 10))
     r2 = ftdiag.analyze(keras(tmp_path, "diverge.csv", acc2, loss2, acc2, loss2))
     assert "divergence" in names(r2)
+
+
+def test_diverged_training_is_overfit_and_the_divergence_is_the_headline(tmp_path: Path) -> None:
+    loss = list(np.linspace(2.0, 0.5, 10)) + list(np.linspace(0.6, 6.0, 10))
+    acc = list(np.linspace(0.3, 0.8, 10)) + list(np.linspace(0.75, 0.2, 10))
+    r = ftdiag.analyze(keras(tmp_path, "diverge.csv", acc, loss, acc, loss))
+    assert r.label == "overfit" and r.confidence == DIVERGED_CONFIDENCE
+    assert r.evidence[0].startswith("training diverged: training loss rose from its best 0.521 (epoch 10) to 5.925")
+    assert "validation val_accuracy fell from its best 79.3% to 20.8%" in r.evidence[0]
+    assert "the divergence decides" in r.evidence[-1]
+    assert r.recommendations[0].parameter == "learning_rate_multiplier"
+    assert r.recommendations[0].action == "decrease"
+
+
+def test_a_loss_spike_that_validation_did_not_follow_is_left_to_the_model(tmp_path: Path) -> None:
+    n = 20
+    loss = list(np.linspace(2.0, 0.5, 10)) + list(np.linspace(0.6, 6.0, 10))
+    acc = list(np.linspace(0.3, 0.9, n))
+    val_acc = list(np.linspace(0.3, 0.85, n))
+    val_loss = list(np.linspace(1.9, 0.6, n))
+    r = ftdiag.analyze(keras(tmp_path, "spike.csv", acc, loss, val_acc, val_loss))
+    assert "divergence" in names(r)
+    assert not r.evidence[0].startswith("training diverged")
+
+
+def test_a_loss_that_ends_nan_is_a_diverged_run() -> None:
+    r = ftdiag.analyze(SAMPLES / "broken" / "nan_inf_step_metrics.csv")
+    assert r.label == "overfit" and r.confidence == DIVERGED_CONFIDENCE
+    assert "NaN or infinite from step 8 to the end" in r.evidence[0]
+
+
+def test_public_run_that_diverges_is_overfit() -> None:
+    p = need(PUBLIC / "hf_trainer_state" / "stress-detection__trainer_state.json")
+    r = ftdiag.analyze(p)
+    assert "divergence" in names(r)
+    assert r.label == "overfit" and r.evidence[0].startswith("training diverged")
+
+
+def test_converged_curve_is_a_good_fit_even_with_train_and_validation_loss_close(tmp_path: Path) -> None:
+    e = np.arange(1, 31)
+    val_acc = list(0.9 - 0.6 * np.exp(-e / 3.0))  # climbs 60 points, flat for the last third
+    acc = [v + 0.01 for v in val_acc]
+    loss = list(1.0 + 2.0 * np.exp(-e / 3.0))
+    val_loss = [v * 1.01 for v in loss]
+    r = ftdiag.analyze(keras(tmp_path, "converged.csv", acc, loss, val_acc, val_loss))
+    assert r.label == "good_fit", r.evidence
+    assert "a clear good_fit curve" in r.evidence[-1]
+
+
+def test_share_lost_is_stated_with_the_fall_since_the_best(tmp_path: Path) -> None:
+    acc = list(np.linspace(0.5, 0.99, 12))
+    loss = list(np.linspace(1.3, 0.03, 12))
+    val_acc = [0.48, 0.62, 0.72, 0.79, 0.82, 0.83, 0.81, 0.79, 0.77, 0.76, 0.75, 0.74]
+    val_loss = [1.3, 1.0, 0.8, 0.62, 0.52, 0.50, 0.55, 0.62, 0.7, 0.76, 0.82, 0.88]
+    r = ftdiag.analyze(keras(tmp_path, "over.csv", acc, loss, val_acc, val_loss))
+    assert r.diagnosis.inputs["share_lost"] == pytest.approx((0.83 - 0.74) / (0.83 - 0.48))
+    assert "giving back 26% of what it had gained" in r.evidence[0]
 
 
 def test_validation_worse_from_the_first_evaluation(tmp_path: Path) -> None:

@@ -596,6 +596,12 @@ class _Builder:
     def _still(self) -> str:
         _, how = more_epochs(self.ctx, self.f)
         val = self.f.val
+        if not how and val is not None and val.loss_since_best_noise > 2:
+            # not "still improving": the verdict rests on other evidence (say so truthfully)
+            return (
+                f"the verdict is underfit, although validation {val.name} ended at {_metric_value(val, val.last)}, "
+                f"below its best {_metric_value(val, val.best)}"
+            )
         return how or (
             f"validation {val.name} was still improving at the end" if val is not None else "the run was still improving"
         )
