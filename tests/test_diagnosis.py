@@ -287,6 +287,17 @@ def test_share_lost_is_stated_with_the_fall_since_the_best(tmp_path: Path) -> No
     assert "giving back 26% of what it had gained" in r.evidence[0]
 
 
+def test_train_validation_gap_is_quoted_with_the_values_that_make_it() -> None:
+    import re
+
+    r = ftdiag.analyze(SAMPLES / "openai_overfit.csv")  # per-step training, validation every few steps
+    (line,) = [e for e in r.evidence if e.startswith("train ")]
+    m = re.search(r"([\d.]+)% vs validation ([\d.]+)% at the end \(gap (-?[\d.]+) points", line)
+    assert m, line
+    train, val, gap = (float(x) for x in m.groups())
+    assert train - val == pytest.approx(gap, abs=0.11)
+
+
 def test_validation_worse_from_the_first_evaluation(tmp_path: Path) -> None:
     n = 8
     acc = list(np.linspace(0.8, 0.95, n))

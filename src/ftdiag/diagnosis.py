@@ -687,7 +687,10 @@ def curve_evidence(run: Run, f: Features) -> dict[str, str]:
                 + (f" (widening by {f.gap_widening:.1f} noise units)" if f.gap_widening > NOISE_UNITS else "")
             )
         out["gap"] = (
-            f"train {train.name} {value(train, train.last)} vs validation {value(val, val.last)} at the end "
+            # the training value at the last evaluation (smoothed, as the gap is), not at the
+            # last training step: the two numbers must give the gap they are quoted with
+            f"train {train.name} {value(train, val.last + val.sign * f.gap_final)} vs validation "
+            f"{value(val, val.last)} at the end "
             f"(gap {change(val, f.gap_final).lstrip('+')}{wid})"
         )
     p, p2 = f.projection, f.projection_2
