@@ -553,8 +553,13 @@ def _count_spikes(s: Series | None) -> int:
         return 0
     k = 5
     pad = np.concatenate([np.full(k, v[0]), v])
-    windows = np.lib.stride_tricks.sliding_window_view(pad[:-1], k)
-    med = median(windows, axis=1)
+    # the median of the 5 points before each: min/max of whole columns (the
+    # same middle value as sorting each window, without a 5-wide copy to
+    # partition: a million-step log spent a third of its analysis here)
+    a, b, c, d, e = (pad[j : j + v.shape[0]] for j in range(k))
+    lo = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    hi = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    med = np.maximum(np.minimum(e, lo), np.minimum(np.maximum(e, lo), hi))
     return int(((v - med) > 6 * noise).sum())
 
 
