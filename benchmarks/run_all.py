@@ -12,7 +12,9 @@ against a baseline taken in the same run. Run one alone for its details
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -25,6 +27,13 @@ from _common import Figure, print_table  # noqa: E402
 BENCHES = ["startup", "large_file", "huge_log", "console_logs", "tensorboard_read", "sweep", "growth"]
 
 
+def _load() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "n/a"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, fewer repeats")
@@ -32,6 +41,8 @@ def main() -> int:
     args = ap.parse_args()
     names = [n.strip() for n in args.only.split(",")] if args.only else BENCHES
     figures: list[Figure] = []
+    start, load0 = time.perf_counter(), _load()
+    took: list[str] = []
     for name in names:
         t0 = time.perf_counter()
         print(f"running {name} ...", file=sys.stderr, flush=True)
@@ -41,12 +52,19 @@ def main() -> int:
         except Exception as e:  # noqa: BLE001 - one broken benchmark must not hide the others
             traceback.print_exc()
             figures.append(Figure(name, "(failed)", None, "", ok=False, note=f"{type(e).__name__}: {e}"[:120]))
-        print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        took.append(f"{name} {time.perf_counter() - t0:.0f} s")
+        print(f"  {took[-1]}", file=sys.stderr, flush=True)
+    print()
+    mode = "quick (sizes reduced, ratios rougher)" if args.quick else "full sizes"
+    print(f"ftdiag benchmarks, {mode}; {datetime.datetime.now():%Y-%m-%d %H:%M}; {os.cpu_count()} cores; "
+          f"Python {sys.version.split()[0]}")
     print()
     print_table(figures)
     missed = [f for f in figures if f.ok is False]
-    print(f"\n{len(figures) - len(missed)} of {len(figures)} figures within target"
-          + (" (quick mode: sizes reduced)" if args.quick else ""))
+    print(f"\n{len(figures) - len(missed)} of {len(figures)} figures within target ({mode})")
+    print(f"load average (1, 5, 15 min): {load0} at the start, {_load()} at the end; "
+          f"a loaded machine inflates every ratio whose baseline and command compete for the cores differently")
+    print(f"total {time.perf_counter() - start:.0f} s: " + ", ".join(took))
     return 0
 
 

@@ -27,7 +27,7 @@ imported and asked every time, so it works before anyone indexes it.
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,7 +125,14 @@ _INDEX: dict[str, tuple[bool, Callable[[_Head], bool] | None]] = {
 def _module_names() -> list[str]:
     global _MODULES
     if _MODULES is None:
-        _MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+        # the package's own modules (os.scandir: pkgutil costs ~3 ms to import)
+        names = {
+            e.name.partition(".")[0]
+            for d in __path__
+            for e in os.scandir(d)
+            if e.name.endswith((".py", ".pyc")) and not e.name.startswith("_") and e.is_file()
+        }
+        _MODULES = sorted(names)
     return _MODULES
 
 

@@ -23,10 +23,8 @@ from __future__ import annotations
 import codecs
 import io
 import os
-import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -347,6 +345,9 @@ def decode(data: bytes, display: str) -> str:
 def _spool(stream: IO[bytes]) -> IO[bytes]:
     """A stream (stdin, a pipe) copied to memory, then to a temporary file past
     ``STDIN_SPOOL_BYTES``, so it can be read twice without holding it in memory."""
+    import shutil  # standard input only: not on the path of a file's start-up
+    import tempfile
+
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=STDIN_SPOOL_BYTES)  # noqa: SIM115
     shutil.copyfileobj(stream, spool, _CHUNK)
     spool.seek(0)

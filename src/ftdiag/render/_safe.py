@@ -15,7 +15,6 @@ one of these functions:
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from typing import Any
@@ -77,6 +76,8 @@ def md_code(s: object, limit: int | None = DEFAULT_LIMIT, in_table: bool = False
 
 def html_text(s: object, limit: int | None = DEFAULT_LIMIT) -> str:
     """Safe as HTML text or a quoted attribute value."""
+    import html  # HTML reports only (html.entities: ~2 ms at start-up)
+
     return html.escape(visible(s, limit), quote=True)
 
 
