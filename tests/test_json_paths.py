@@ -268,7 +268,7 @@ def typed_and_plain(data: bytes) -> tuple[Any, Any]:
     if state is None:
         return None, None
     try:
-        fast = runs_from_state(state, "f", "f")
+        fast = runs_from_state(state, "f", "f", finite_floats=True)
     except InputError as e:
         fast = str(e)
     return _runs_outcome(fast), _runs_outcome(general())
@@ -288,6 +288,8 @@ def typed_and_plain(data: bytes) -> tuple[Any, Any]:
         b'{"log_history": [{"loss": 0.5, "step": 1}], "unknown_field": 1}',
         b'{"log_history": [{"loss": 0.5, "step": 1}], "stateful_callbacks": ' + b"[" * 70 + b"]" * 70 + b"}",
         b'{"log_history": [{"loss": -0, "step": 1, "loss": 2}], "num_train_epochs": "3"}',
+        b'{"log_history": [{"loss": 0.5, "step": null}, {"loss": null, "step": 2, "epoch": 1}, {"eval_loss": 1}]}',
+        b'{"log_history": [{"loss": "0.5", "step": 1}, {"loss": true, "step": 2}]}',  # strings, booleans: general path
         b'{"log_history": []}',
         b'{"max_steps": 3}',
         b'[{"log_history": []}]',

@@ -60,10 +60,16 @@ def _column(entries: list[dict[str, Any]], key: str) -> list[float | None]:
     return [v if type(v) is float else float(v) if type(v) is int else _num(v) for v in raw]
 
 
-def _values(entries: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _values(entries: list[dict[str, Any]], key: str, finite_floats: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """``_column`` as a float64 array (NaN where there is no number) and the mask
     of the entries that have a number (None: all of them). Entries holding only
-    floats and ints (a log's usual state) go from dicts to the array at C speed."""
+    floats and ints (a log's usual state) go from dicts to the array at C speed;
+    ``finite_floats``: every value is a finite float or None (see
+    :func:`_typed_state`), so a NaN in the array is exactly a missing value."""
+    if finite_floats:
+        arr = np.fromiter(map(dict.get, entries, repeat(key)), dtype=np.float64, count=len(entries))
+        missing = np.isnan(arr)
+        return arr, (~missing if missing.any() else None)
     raw: list[Any] = list(map(dict.get, entries, repeat(key)))
     if _NUMBERS.issuperset(map(type, raw)):
         return np.fromiter(raw, dtype=np.float64, count=len(raw)), None
@@ -103,7 +109,11 @@ def runs_from_state(
     name: str,
     fmt: str = "hf_trainer_state",
     extra_warnings: tuple[str, ...] = (),
+    finite_floats: bool = False,
 ) -> list[Run]:
+    """The run in a parsed trainer_state.json. ``finite_floats``: the
+    log_history entries hold only finite floats and None (:func:`_typed_state`
+    made them)."""
     history = state.get("log_history")
     if not isinstance(history, list):
         raise InputError(display, "expected a 'log_history' list in trainer_state.json")
@@ -140,10 +150,10 @@ def runs_from_state(
 
     def axis(entries: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         if id(entries) not in axes:
-            steps, has_step = _values(entries, "step")
+            steps, has_step = _values(entries, "step", finite_floats)
             if has_step is not None:  # a missing step is the entry's place in its group
                 steps = np.where(has_step, steps, np.arange(1, len(entries) + 1, dtype=np.float64))
-            epochs, _ = _values(entries, "epoch")
+            epochs, _ = _values(entries, "epoch", finite_floats)
             axes[id(entries)] = (steps, epochs)
         return axes[id(entries)]
 
@@ -151,7 +161,7 @@ def runs_from_state(
         entries: list[dict[str, Any]], key: str, name: str | None = None,
         col: tuple[np.ndarray, np.ndarray | None] | None = None,
     ) -> Series | None:
-        vals, ok = _values(entries, key) if col is None else col
+        vals, ok = _values(entries, key, finite_floats) if col is None else col
         if not len(vals) or (ok is not None and not ok.any()):
             return None
         steps, epochs = axis(entries)
@@ -172,7 +182,7 @@ def runs_from_state(
         v = _num(state.get(src))
         if v is not None and is_finite_number(v) and v > 0:
             hp_values[dst] = v
-    lr_col = _values(train, "learning_rate")
+    lr_col = _values(train, "learning_rate", finite_floats)
     lrs = lr_col[0][np.isfinite(lr_col[0])]
     if lrs.size:
         hp_values["learning_rate"] = float(lrs.max())
@@ -285,13 +295,15 @@ _DECODER: Any = None
 
 def _typed_state(data: bytes, encoding: str, display: str) -> dict[str, Any] | None:
     """A large trainer_state.json as :func:`loads_document` parses it, faster:
-    msgspec decodes ``log_history`` straight into flat dicts of scalars, its
-    numbers as floats (what the reader makes of them anyway; an integer is the
-    float json's would become, a 300-digit one included), so the entries need
-    neither a depth check nor a scan for long integers; the other fields are
-    parsed as json parses them. None when the document is anything else (an
-    unknown field, a nested, NaN or out-of-range value in an entry, invalid
-    JSON, ...): the general parser then gives its own result or message."""
+    msgspec decodes ``log_history`` straight into flat dicts of finite floats
+    and None (what the reader makes of numbers anyway; an integer is the float
+    json's would become, a 300-digit one included), so the entries need
+    neither a depth check nor a scan for long integers, and their columns are
+    built without looking at each value's type; the other fields are parsed as
+    json parses them. None when the document is anything else (an unknown
+    field, a string, boolean, nested, NaN or out-of-range value in an entry,
+    invalid JSON, ...): the general parser then gives its own result or
+    message."""
     global _DECODER
     if len(data) < _json.FAST_MIN_BYTES or encoding not in ("utf-8", "utf-8-sig"):
         return None
@@ -301,7 +313,7 @@ def _typed_state(data: bytes, encoding: str, display: str) -> dict[str, Any] | N
     except ImportError:  # pragma: no cover - a core dependency
         return None
     if _DECODER is None:
-        scalar = float | str | bool | None
+        scalar = float | None
         fields: list[Any] = [("log_history", list[dict[str, scalar]])]
         fields += [(k, msgspec.Raw, msgspec.UNSET) for k in _STATE_FIELDS]
         _DECODER = msgspec.json.Decoder(msgspec.defstruct("TrainerState", fields, forbid_unknown_fields=True))
@@ -325,13 +337,14 @@ def read(source: Source) -> list[Run]:
     warnings: tuple[str, ...] = ()
     try:
         state = _typed_state(data, source.encoding, source.display)
+        typed = state is not None
         if state is None:
             state = loads_document(data, source.display, source.encoding, hint="; is the file truncated or still being written?")
     except InputError as e:
         saved = salvage(decode(data, source.display)) if "invalid JSON" in e.detail else None
         if not saved or not saved["log_history"]:
             raise
-        state = saved
+        state, typed = saved, False
         why = re.search(r"invalid JSON \((.*?)\)(?:;|$)", e.detail)
         warnings = (
             f"{source.display}{', ' + e.where if e.where else ''}: the JSON is cut short or broken here "
@@ -341,7 +354,7 @@ def read(source: Source) -> list[Run]:
     del data  # a large file's bytes are not needed beside the parsed document
     if not isinstance(state, dict):
         raise InputError(source.display, "expected a JSON object with 'log_history'")
-    return runs_from_state(state, source.display, source.name, extra_warnings=warnings)
+    return runs_from_state(state, source.display, source.name, extra_warnings=warnings, finite_floats=typed)
 
 
 READER = Reader(
