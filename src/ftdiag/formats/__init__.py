@@ -72,6 +72,7 @@ class Reader:
 _REGISTRY: dict[str, Reader] | None = None
 _LOADED: dict[str, Reader | None] = {}  # by module name; None: the module has no READER
 _MODULES: list[str] | None = None
+_DIR_READERS: list[Reader] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,11 @@ def _select(directories: bool, head: _Head | None = None) -> list[Reader]:
 
 def readers(directories: bool) -> list[Reader]:
     """The readers of directories (or of files), in name order, importing only those."""
+    global _DIR_READERS
+    if _REGISTRY is None and directories:  # asked of every folder of a walk: once
+        if _DIR_READERS is None:
+            _DIR_READERS = _select(True)
+        return list(_DIR_READERS)
     return _select(directories)
 
 

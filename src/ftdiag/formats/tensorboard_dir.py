@@ -14,6 +14,7 @@ tags (``validation/epoch_loss``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import NoDataError
@@ -28,7 +29,8 @@ from .tensorboard import run_from_scalars
 
 def _events(d: Path) -> list[Path]:
     try:
-        return sorted(p for p in d.iterdir() if p.is_file() and is_event_file_name(p.name))
+        # the name first: a directory walk asks this of every run folder
+        return sorted(p for p in d.iterdir() if is_event_file_name(p.name) and p.is_file())
     except OSError:
         return []
 
@@ -39,7 +41,8 @@ def _split_named(name: str) -> bool:
 
 def _subdirs(d: Path) -> list[Path]:
     try:
-        return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+        with os.scandir(d) as it:  # DirEntry.is_dir: no stat per file where the OS says the type
+            return sorted(Path(e.path) for e in it if not e.name.startswith(".") and e.is_dir())
     except OSError:
         return []
 
