@@ -2,6 +2,7 @@
 
     python benchmarks/fuzz.py [--inputs 100000] [--seed 1] [--out fuzz-out]
                               [--time-limit SECONDS] [--timeout 20] [--json]
+                              [--plots-rate 0.002]
 
 Takes every file under ``sample_logs/`` and ``../shared/corpus/public/``,
 corrupts it (truncation, byte and bit flips, deleted, duplicated and shuffled
@@ -9,12 +10,14 @@ lines, huge numbers, NaN/inf, other encodings, very long lines, deeply nested
 JSON, wrong JSON types, control characters, Python literals with code in them,
 splices of two files, ...; one to three mutations stacked) and runs the whole
 ``ftdiag analyze`` through the CLI (click's CliRunner) in text, JSON or Markdown
-form, from a file or from standard input (some as an HTML ``report``). About
+form, from a file or from standard input (some as an HTML ``report``, a few of
+those with their plots drawn: ``--plots-rate``). About
 8% of the inputs are directories laid out as trainers leave them, with
 mutated files inside; a quarter of those go through ``compare`` instead.
 Each outcome is one of:
 
-* result: exit 0 with a well-formed report;
+* result: exit 0 with a well-formed report (and no warning telling of a bug,
+  such as a plot that could not be drawn);
 * clean error: exit 2 with exactly one ``ftdiag: error: ...`` line naming the input;
 * crash: anything else (exit 3 is an internal error; an uncaught exception;
   a malformed report; a second error line); and
@@ -321,6 +324,7 @@ MUTATORS: dict[str, Mutator] = {
     )
 }
 LONG_LINE_MAX = 1_200_000  # above the 1 MiB line limit
+PLOTS_TIME_SCALE = 4.0  # an HTML report with plots has this many times the --timeout and --slow
 
 
 def splice(a: bytes, b: bytes, rng: random.Random) -> bytes:
@@ -526,6 +530,9 @@ def check(result: Any, fmt: str, display: str, many: bool = False) -> Outcome:
             return Outcome("crash", f"unneutralized character {bad.group(0)!r} in the output")
         if any(not ln.startswith("ftdiag: warning: ") for ln in err_lines):
             return Outcome("crash", f"exit 0 with something else than warnings on stderr: {result.stderr[:500]}")
+        bug = next((ln for ln in err_lines if "a bug in ftdiag" in ln), None)
+        if bug:  # a plot that failed to draw: the report survives it, the fuzzer counts it
+            return Outcome("crash", f"a bug told as a warning: {bug[:500]}")
         return Outcome("result")
     if code == 2:
         errors = [ln for ln in err_lines if ln.startswith("ftdiag: error: ")]
@@ -558,6 +565,8 @@ def command_for(fmt: str, target: str, forced: str | None) -> list[str]:
         args = ["compare", target, "--format", fmt.split(":", 1)[1], "--jobs", "1"]
     elif fmt == "html":
         args = ["report", target, "--format", "html", "--no-plots"]
+    elif fmt == "html+plots":
+        args = ["report", target, "--format", "html"]
     else:
         args = ["analyze", target, "--format", fmt]
     return args + (["--input-format", forced] if forced else [])
@@ -592,7 +601,7 @@ def run_one(
         if timeout and hasattr(signal, "setitimer"):
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-    return check(result, fmt.split(":")[-1], display, many=is_dir), result
+    return check(result, fmt.split(":")[-1].split("+")[0], display, many=is_dir), result
 
 
 def _debug_traceback(data: bytes, name: str, fmt: str, via_stdin: bool, workdir: Path, forced: str | None) -> str:
@@ -626,6 +635,7 @@ def fuzz(
     progress: Callable[[Stats], None] | None = None,
     dir_rate: float = 0.08,
     slow_seconds: float = 5.0,
+    plots_rate: float = 0.0,
 ) -> Stats:
     """Run ``n_inputs`` mutated inputs; returns the tallies (see the module docstring)."""
     global LONG_LINE_MAX
@@ -682,6 +692,8 @@ def fuzz(
                 data = MUTATORS[m](data, rng)
                 chain.append(m)
             fmt = rng.choices(["text", "json", "markdown", "html"], weights=[30, 40, 25, 5])[0]
+            if plots_rate and rng.random() < plots_rate:  # an HTML report with its plots drawn (slow)
+                fmt = "html+plots"
             via_stdin = rng.random() < 0.05
             # sometimes the wrong reader is forced on the file (--input-format)
             forced = rng.choice(file_readers) if file_readers and rng.random() < 0.1 else None
@@ -689,7 +701,9 @@ def fuzz(
                 chain.append(f"--input-format {forced}")
             name = f"in{i % 7}_{s.path.name}"
             t0 = time.perf_counter()
-            outcome, _ = run_one(data, name, fmt, via_stdin, workdir, timeout, forced)
+            # drawing plots takes about half a second a run, up to 50 runs in a report
+            scale = PLOTS_TIME_SCALE if fmt == "html+plots" else 1.0
+            outcome, _ = run_one(data, name, fmt, via_stdin, workdir, timeout * scale, forced)
             dt = time.perf_counter() - t0
             stats.inputs += 1
             for m in chain:
@@ -697,7 +711,7 @@ def fuzz(
             if len(stats.slowest) < 5 or dt > min(stats.slowest)[0]:
                 stats.slowest.append((dt, f"{s.path.name} <- {'+'.join(chain)}"))
                 stats.slowest = sorted(stats.slowest, reverse=True)[:5]
-            if dt > slow_seconds and outcome.kind in ("result", "error"):
+            if dt > slow_seconds * scale and outcome.kind in ("result", "error"):
                 stats.slow += 1
                 if out_dir is not None and len(stats.slow_inputs) < 20:
                     out_dir.mkdir(parents=True, exist_ok=True)
@@ -755,6 +769,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the tallies as JSON")
     ap.add_argument("--slow", type=float, default=5.0, help="seconds above which an input is listed as slow")
     ap.add_argument("--corpus", type=Path, action="append", help="seed folder (default: sample_logs and the public corpus)")
+    ap.add_argument("--plots-rate", type=float, default=0.002,
+                    help="share of inputs given to an HTML report with its plots drawn (slow: ~1 s each)")
     a = ap.parse_args(argv)
     seeds = seed_files(a.corpus)
 
@@ -765,7 +781,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     print(f"fuzzing with {len(seeds)} seed files, seed {a.seed}", file=sys.stderr)
-    stats = fuzz(a.inputs, a.seed, seeds, a.out, a.time_limit, a.timeout, progress=progress, slow_seconds=a.slow)
+    stats = fuzz(a.inputs, a.seed, seeds, a.out, a.time_limit, a.timeout, progress=progress, slow_seconds=a.slow,
+                 plots_rate=a.plots_rate)
     d = stats.to_dict()
     if a.json:
         print(json.dumps(d | {"by_mutator": dict(stats.by_mutator), "distinct": stats.crash_kinds}, indent=2))

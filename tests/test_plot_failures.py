@@ -105,3 +105,28 @@ def test_debug_shows_the_plot_failure(tmp_path: Path, broken_plot: None) -> None
     r = CliRunner(env={"FTDIAG_DEBUG": "1"}).invoke(cli, ["report", GOOD, BAD, "-o", str(tmp_path / "report.md")])
     assert r.exit_code == 3
     assert "Traceback" in r.stderr and "planted plot failure" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda e: 1.7e308 if e % 2 else -1.7e308,  # matplotlib's transform went singular (LinAlgError)
+        lambda e: 1e305 * (e + 1),  # nothing drawable on the loss panel: an empty legend warned
+    ],
+)
+def test_extreme_values_are_left_out_of_the_plot(tmp_path: Path, loss) -> None:  # type: ignore[no-untyped-def]
+    """Found by the fuzzer (HTML reports with plots): values near 1e308 broke the figure."""
+    import warnings
+
+    p = tmp_path / "training.log"
+    rows = ["epoch,loss,val_loss,accuracy,val_accuracy"]
+    for e in range(10):
+        rows.append(f"{e},{loss(e)!r},{loss(e) * 2!r},{0.5 + e * 0.03},{0.6 + e * 0.02}")
+    p.write_text("\n".join(rows) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = invoke("report", str(p), "--format", "html")
+    assert r.exit_code == 0, r.output
+    assert "could not be drawn" not in r.stderr
+    assert r.stdout.count("data:image/png;base64,") == 1
+    assert not caught, [f"{w.category.__name__}: {w.message}" for w in caught]

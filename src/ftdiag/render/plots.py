@@ -69,6 +69,9 @@ GID_BEST = "best-validation"
 GID_OVERFIT = "overfit-region"
 GID_EPOCH_AXIS = "epoch-axis"
 
+_T = TypeVar("_T")
+
+
 def mpl_text(s: object, limit: int = 200) -> str:
     """Text from a log or path, safe for matplotlib: no mathtext (``$`` is literal),
     control characters as visible escapes, cut at ``limit``."""
@@ -100,9 +103,19 @@ def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN) -> tuple[np.ndar
     return x[idx], y[idx]
 
 
+# beyond this magnitude matplotlib's axis arithmetic overflows (a singular
+# transform); such values (a damaged log's 1e308) are left out of the plot
+PLOTTABLE = 1e300
+
+
+def plottable(v: float) -> bool:
+    return math.isfinite(v) and abs(v) < PLOTTABLE
+
+
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
     f = s.finite
-    return f.steps, f.values
+    keep = (np.abs(f.steps) < PLOTTABLE) & (np.abs(f.values) < PLOTTABLE)
+    return (f.steps, f.values) if keep.all() else (f.steps[keep], f.values[keep])
 
 
 def steps_per_epoch(run: Run) -> float | None:
@@ -178,6 +191,8 @@ def _mark_epochs(ax: Axes, run: Run, spe: float | None, top: bool) -> None:
     if spe is None or spe <= 0:
         return
     last = run.last_step
+    if not (plottable(last) and plottable(spe)):
+        return
     n = int(math.floor(last / spe + 1e-9))
     if 1 <= n <= 50:
         for e in range(1, n + 1):
@@ -198,6 +213,8 @@ def _mark_epochs(ax: Axes, run: Run, spe: float | None, top: bool) -> None:
 
 
 def _mark_best(ax: Axes, r: RunResult, val: CurveStats, pct: bool, annotate: bool) -> None:
+    if not (plottable(val.best_step) and plottable(val.best)):
+        return
     unit = _x_label(r.run)
     ax.axvline(val.best_step, color="#333333", linewidth=0.9, linestyle="--", zorder=1)
     if not annotate:
@@ -212,7 +229,7 @@ def _mark_best(ax: Axes, r: RunResult, val: CurveStats, pct: bool, annotate: boo
 
 def _shade_overfit(ax: Axes, r: RunResult, val: CurveStats, legend: bool) -> None:
     end = max(r.run.last_step, val.last_step)
-    if end <= val.best_step:
+    if end <= val.best_step or not (plottable(end) and plottable(val.best_step)):
         return
     span = ax.axvspan(
         val.best_step, end, color=OVERFIT_SHADE, alpha=0.09, zorder=0,
@@ -234,6 +251,23 @@ def _caption(r: RunResult, width: int = 110) -> str:
     return "\n".join(out[:5])
 
 
+def _quiet(f: Callable[..., _T]) -> Callable[..., _T]:
+    """Drawing damaged logs (values near 1e308) overflows inside matplotlib's
+    axis arithmetic; the figure is still drawn, and numpy's RuntimeWarnings
+    would only reach the user's terminal as noise."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> _T:
+        import warnings
+
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return f(*args, **kwargs)
+
+    return wrapper
+
+
 def _new_figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
@@ -243,6 +277,7 @@ def _new_figure(width: float, height: float) -> Figure:
 # --------------------------------------------------------------------------- per run
 
 
+@_quiet
 def run_figure(r: RunResult, smoothing: float = DEFAULT_SMOOTHING) -> Figure:
     """The figure for one analysed run (not yet saved)."""
     run, f = r.run, r.features
@@ -284,7 +319,8 @@ def run_figure(r: RunResult, smoothing: float = DEFAULT_SMOOTHING) -> Figure:
             _mark_best(ax, r, val, _is_percent(_val_series(r)), annotate=(panel == primary_panel))
             if overfit:
                 _shade_overfit(ax, r, val, legend=(panel == primary_panel))
-        ax.legend(loc="best", fontsize=8, framealpha=0.85, title=sm_word, title_fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # nothing finite drawn: no legend (matplotlib would warn)
+            ax.legend(loc="best", fontsize=8, framealpha=0.85, title=sm_word, title_fontsize=8)
     axes[-1].set_xlabel(_x_label(run))
     title = f"{mpl_text(run.name)}: {w.verdict(r.label)}"
     if r.label != "inconclusive":
@@ -322,6 +358,7 @@ def _val_series(r: RunResult) -> Series | None:
     return r.run.val_metric if r.features.primary == "metric" else r.run.val_loss
 
 
+@_quiet
 def sweep_curves_figure(results: Sequence[RunResult], smoothing: float = DEFAULT_SMOOTHING) -> Figure | None:
     """Validation curves of every run overlaid (the quantity most runs were judged on)."""
     name, group = _primary_group(results)
@@ -389,7 +426,7 @@ def _varied(points: Sequence[SweepPoint]) -> dict[str, list[tuple[float, SweepPo
     values: dict[str, list[tuple[float, SweepPoint]]] = {}
     for pt in points:
         for k, v in pt.config.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and plottable(v):
                 values.setdefault(k, []).append((float(v), pt))
     return {k: pts for k, pts in sorted(values.items()) if len({v for v, _ in pts}) > 1}
 
@@ -403,10 +440,11 @@ def _points(results: Sequence[RunResult]) -> list[SweepPoint]:
     return [
         SweepPoint(dict(r.run.hyperparameters.known()), r.features.val.best, r.label)
         for r in results
-        if r.features.val is not None and math.isfinite(r.features.val.best)
+        if r.features.val is not None and plottable(r.features.val.best)
     ]
 
 
+@_quiet
 def hyperparameters_figure(points: Sequence[SweepPoint], metric: str, percent: bool, title: str | None = None) -> Figure | None:
     """Best validation value against each hyperparameter that varies (None if none does)."""
     varied = _varied(points)
@@ -464,6 +502,7 @@ def hyperparameters_figure(points: Sequence[SweepPoint], metric: str, percent: b
     return fig
 
 
+@_quiet
 def sweep_hyperparameters_figure(results: Sequence[RunResult]) -> Figure | None:
     """Best validation value against each varied hyperparameter (None if nothing varies)."""
     name, group = _primary_group(results)
@@ -476,6 +515,7 @@ def sweep_hyperparameters_figure(results: Sequence[RunResult]) -> Figure | None:
 # --------------------------------------------------------------------------- saving
 
 
+@_quiet
 def figure_bytes(fig: Figure, fmt: str, dpi: int = DPI) -> bytes:
     """Render ``fig`` to PNG or SVG bytes, reproducibly (no dates, no versions, fixed ids)."""
     import matplotlib
@@ -539,9 +579,6 @@ def run_stems(results: Sequence[RunResult]) -> list[str]:
     """File stems for the runs' plots, unique (case-insensitively) and safe in URLs."""
     taken = {"sweep-curves", "sweep-hyperparameters"}
     return [w.slug(r.run.name, taken) for r in results]
-
-
-_T = TypeVar("_T")
 
 
 def failed_plot(what: str, e: BaseException) -> str:
@@ -722,7 +759,7 @@ def compare_figures(
                 str(r.get("label")),
             )
             for r in grows
-            if (r.get(kind) or {}).get("best") is not None
+            if (r.get(kind) or {}).get("best") is not None and plottable(float(r[kind]["best"]))
         ]
         title = f"{mpl_text(group)}: " if group else ""
         title += f"best validation {mpl_text(metric)} against each varied hyperparameter ({len(points)} runs)"
