@@ -140,3 +140,20 @@ def test_bad_escape_in_a_console_dict_line_prints_no_warning(tmp_path: Path) -> 
         results, failures = analyze_many([p])
     assert results and not failures
     assert not caught, [str(w.message) for w in caught]
+
+
+def test_stray_quote_in_an_eval_grid_header_is_not_a_crash(tmp_path: Path) -> None:
+    """Found by the fuzzer (seed 9091): 'train/test"' in the header, a KeyError."""
+    from click.testing import CliRunner
+
+    from conftest import need
+    from ftdiag.cli import cli
+
+    src = need(PUBLIC / "other" / "vetchat__compiled_results.csv").read_text()
+    header, rest = src.split("\n", 1)
+    assert "train/test" in header
+    p = tmp_path / "compiled_results.csv"
+    p.write_text(header.replace("train/test", 'train/test"', 1) + "\n" + rest)
+    r = CliRunner().invoke(cli, ["analyze", str(p), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert '"format": "eval_grid_csv"' in r.stdout

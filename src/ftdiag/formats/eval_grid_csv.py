@@ -76,7 +76,14 @@ def read(source: Source) -> list[Run]:
     t = read_table(source, keep_text=tuple(header))
     if t.n_rows == 0:
         raise NoDataError(source.display, "the file has a header but no rows")
-    split_name = t.header[si]
+    split_name = t.header[si] if si < len(t.header) else ""
+    if split_name not in t.text_columns:
+        # the csv module reads a damaged header (a stray quote) differently
+        # from the quick look that found the split column: read again
+        # keeping the text of the names as parsed
+        t = read_table(source, keep_text=tuple(t.header))
+        if split_name not in t.text_columns:
+            raise InputError(source.display, "cannot find the split column in the header (broken quoting?)", where="line 1")
     splits = [_SPLITS.get(v.lower(), "") for v in t.text_columns[split_name]]
     bad = [i for i, s in enumerate(splits) if not s]
     if bad:
