@@ -298,6 +298,21 @@ def test_train_validation_gap_is_quoted_with_the_values_that_make_it() -> None:
     assert train - val == pytest.approx(gap, abs=0.11)
 
 
+def test_three_validation_points_are_judged_without_the_curve_shape(tmp_path: Path) -> None:
+    acc, loss = [0.5, 0.7, 0.8], [1.0, 0.7, 0.5]
+    val_acc, val_loss = [0.45, 0.62, 0.7], [1.05, 0.8, 0.65]
+    hp = {"learning_rate_multiplier": 0.1, "n_examples": 100, "batch_size": 4}
+    r = ftdiag.analyze(keras(tmp_path, "three.csv", acc, loss, val_acc, val_loss), hyperparameters=hp)
+    assert r.diagnosis.model == "three_points"
+    assert set(r.diagnosis.scores) == {"underfit", "good_fit", "overfit"}
+    assert "model 'three_points' gives" in r.evidence[-1]
+    # a fourth point: the curve's shape counts again
+    r4 = ftdiag.analyze(
+        keras(tmp_path, "four.csv", acc + [0.85], loss + [0.4], val_acc + [0.72], val_loss + [0.6]), hyperparameters=hp
+    )
+    assert r4.diagnosis.model == "with_hyperparameters"
+
+
 def test_validation_worse_from_the_first_evaluation(tmp_path: Path) -> None:
     n = 8
     acc = list(np.linspace(0.8, 0.95, n))
@@ -325,5 +340,5 @@ def test_labeled_runs_have_verdicts_with_numbers() -> None:
             continue
         assert r.label in {"underfit", "good_fit", "overfit"}
         assert 1 / 3 <= r.confidence <= 1
-        assert r.diagnosis.model == "with_hyperparameters"
+        assert r.diagnosis.model == ("three_points" if n_val == MIN_VAL_POINTS else "with_hyperparameters")
         assert all(any(ch.isdigit() for ch in e) for e in r.evidence)

@@ -421,9 +421,19 @@ def divergence(run: Run, f: Features) -> str | None:
     )
 
 
-def choose_model(inputs: Mapping[str, float | None], models: Mapping[str, Mapping[str, Any]]) -> str:
-    """The model with hyperparameters when the user gave them, else curves only."""
+def choose_model(
+    inputs: Mapping[str, float | None], models: Mapping[str, Mapping[str, Any]], n_val: int | None = None
+) -> str:
+    """The model with hyperparameters when the user gave them, else curves only.
+
+    With hyperparameters and exactly ``MIN_VAL_POINTS`` validation points, the
+    ``three_points`` model: three points have no shape to read (the tail fit
+    rests on one degree of freedom, "since the best" on one point), so it
+    reads the amount of training and the loss ratio only.
+    """
     if inputs.get("training_budget") is not None and "with_hyperparameters" in models:
+        if n_val == MIN_VAL_POINTS and "three_points" in models:
+            return "three_points"
         return "with_hyperparameters"
     return "curves_only"
 
@@ -760,7 +770,7 @@ def diagnose(run: Run, f: Features, models: Mapping[str, Mapping[str, Any]] | No
 
         models = MODELS
     inputs = verdict_inputs(f)
-    name = choose_model(inputs, models)
+    name = choose_model(inputs, models, f.n_val_points)
     model = models.get(name, {})
     probs, contrib = predict(model, inputs, f.n_val_points)
     clear = clear_case(f) if name == "curves_only" else None
