@@ -313,6 +313,13 @@ def test_three_validation_points_are_judged_without_the_curve_shape(tmp_path: Pa
     assert r4.diagnosis.model == "with_hyperparameters"
 
 
+def test_flat_losses_with_chance_level_accuracy_jitter_is_nothing_learned() -> None:
+    p = need(PUBLIC / "hf_trainer_state" / "quality-lrqa__init__.py")  # eval_loss pinned at ln(4), 4-way accuracy
+    r = ftdiag.analyze(p)
+    assert r.features.val_metric is not None and r.features.val_metric.improvement_noise > 2  # the accuracy jitters
+    assert r.label == "underfit" and "a clear underfit curve" in r.evidence[-1]
+
+
 def test_validation_worse_from_the_first_evaluation(tmp_path: Path) -> None:
     n = 8
     acc = list(np.linspace(0.8, 0.95, n))
