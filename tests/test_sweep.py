@@ -242,3 +242,25 @@ def test_a_metric_of_the_other_direction_is_not_ranked_with_the_rest() -> None:
     (g,) = summarize(rows)
     assert g["best"]["run"] == "acc2" and g["unranked"] == ["cer"] and g["metric"]["mixed"]
     assert rows[2]["rank"] is None
+
+
+def test_json_report_text_is_what_json_indents() -> None:
+    """The fast indented JSON of a compare report is json.dumps(indent=2)'s text."""
+    import random
+    import struct
+
+    from ftdiag.render.sweep import indented_json
+
+    truth = need(LABELED / "truth.csv")
+    rows = read_manifest(truth)[:40]
+    doc = compare([j.path for j in rows], jobs=1).to_dict()
+    rng = random.Random(0)
+    floats = [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(3000)]
+    tricky = {
+        "floats": [x for x in floats if math.isfinite(x)] + [1e16, 1e-7, -0.0, 5e-324, 2**70],
+        "text": ["é\u2028\x1b\x00 \"\\", "", "a: b, [c]", "\u202e"],
+        "empty": [[], {}, [{}], {"a": []}],
+    }
+    for d in (doc, tricky):
+        assert indented_json(d) == json.dumps(d, indent=2, allow_nan=False, ensure_ascii=False)
+    assert indented_json({"bad": "\ud800"}) == json.dumps({"bad": "\ud800"}, indent=2, ensure_ascii=False)
