@@ -50,3 +50,52 @@ def test_integers_then_floats_then_text_across_chunks(tmp_path: Path) -> None:
     p.write_text("epoch,loss\n" + "\n".join(ints + floats + ["9,abc"]) + "\n")
     fast, slow = both(p)
     assert fast is None and np.isnan(slow.col("loss")[-1])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.lists(NUMBERS | CELLS, min_size=3, max_size=3), min_size=1, max_size=30),
+    piece=st.integers(1, 40),
+    crlf=st.booleans(),
+    last_newline=st.booleans(),
+    bom=st.booleans(),
+)
+def test_file_read_in_byte_ranges_by_threads_is_the_csv_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rows: list[list[str]], piece: int, crlf: bool,
+    last_newline: bool, bom: bool,
+) -> None:
+    """A file is cut into byte ranges of whole lines read by threads (here a
+    few bytes each, so many ranges and chunks): the same table as the csv path."""
+    monkeypatch.setattr(table_mod, "_PIECE_MIN_BYTES", piece)
+    monkeypatch.setattr(table_mod.os, "cpu_count", lambda: 3)
+    nl = "\r\n" if crlf else "\n"
+    text = ("\ufeff" if bom else "") + "a,b,c" + nl + nl.join(",".join(r) for r in rows) + (nl if last_newline else "")
+    p = tmp_path / "t.csv"
+    p.write_bytes(text.encode("utf-8"))
+    fast, slow = both(p)
+    if fast is not None:
+        same_table(fast, slow)
+
+
+def test_byte_ranges_cover_the_file_in_whole_lines(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    lines = [f"{i},{i * 0.5}" for i in range(1000)]
+    p.write_text("step,loss\n" + "\n".join(lines))  # no final line break
+    start = len("step,loss\n")
+    size = p.stat().st_size
+    for min_bytes in (1, 7, 100, 10**6):
+        table_mod._PIECE_MIN_BYTES, old = min_bytes, table_mod._PIECE_MIN_BYTES
+        try:
+            pieces = table_mod._pieces(str(p), start, size, 6)
+        finally:
+            table_mod._PIECE_MIN_BYTES = old
+        assert pieces[0][0] == start and sum(n for _, n, _ in pieces) == size - start
+        assert sum(r for _, _, r in pieces) == 1000
+        data = p.read_bytes()
+        for off, n, _ in pieces[:-1]:
+            assert data[off + n - 1 : off + n] == b"\n"  # every range ends a line
+    monkeypatch.setattr(table_mod, "_PIECE_MIN_BYTES", 50)  # ~200 ranges, read by threads
+    monkeypatch.setattr(table_mod.os, "cpu_count", lambda: 2)
+    fast, slow = both(p)
+    assert fast is not None and fast.n_rows == 1000
+    same_table(fast, slow)

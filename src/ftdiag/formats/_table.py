@@ -14,15 +14,16 @@ falls back to the csv path, so the result never depends on which path ran.
 
 from __future__ import annotations
 
-import contextlib
 import csv
+import io
 import itertools
+import os
 import re
 import sys
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -209,6 +210,8 @@ FAST_MIN_BYTES = 4 * 1024 * 1024
 _CHUNK = 8 * 1024 * 1024
 # rows per pandas chunk on the fast path (a few MB of parser memory)
 _FAST_CHUNK_ROWS = 262144
+# the smallest byte range of a file parsed by one thread
+_PIECE_MIN_BYTES = 4 * 1024 * 1024
 # Bytes after which the fast path cannot promise the csv path's result: quotes
 # and NUL (a lone \r, which the streamed lines split on, is checked apart).
 _UNSAFE = b'"\x00'
@@ -299,6 +302,28 @@ def _plain_lines(fh: IO[bytes], delim: bytes, newline: bytes, width: int, max_li
     return lines
 
 
+def _pieces(path: str, start: int, size: int, n: int) -> list[tuple[int, int, int]]:
+    """About ``n`` byte ranges of the file from ``start`` to ``size``, each at
+    least ``_PIECE_MIN_BYTES`` and ending after a line break (or at the end):
+    ``(offset, length, lines)``. Called after :func:`_plain_lines` checked every
+    line, so a line is at most ``MAX_LINE_CHARS`` bytes."""
+    step = max(_PIECE_MIN_BYTES, -(-(size - start) // max(1, n)))
+    out: list[tuple[int, int, int]] = []
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        pos = start
+        while pos < size:
+            buf = fh.read(min(step, size - pos))
+            if not buf:
+                break
+            if not buf.endswith(b"\n") and pos + len(buf) < size:
+                buf += fh.readline(_source.MAX_LINE_CHARS + 2)
+            lines = buf.count(b"\n") + (0 if buf.endswith(b"\n") else 1)
+            out.append((pos, len(buf), lines))
+            pos += len(buf)
+    return out
+
+
 def fast_table(source: Source, track_empty: bool = False) -> Table | None:
     """The table via ``pandas.read_csv``, or None where that could differ from
     :func:`parse_lines` (the caller then takes the csv path)."""
@@ -340,30 +365,19 @@ def fast_table(source: Source, track_empty: bool = False) -> Table | None:
         plain_file = source.path is not None and source.limit is None and source._data is None
         n_rows = n_lines - 1
         # read in chunks straight into the final float64 columns: the peak is the
-        # columns plus one chunk, not a whole DataFrame plus its copy
+        # columns plus a chunk per thread, not a whole DataFrame plus its copy
         columns = {h: np.empty(n_rows, dtype=np.float64) for h in header}
-        at = 0
-        with contextlib.ExitStack() as stack:
-            # a path lets pandas read in parallel; stdin, in-memory data and a
-            # growing file read up to a limit go through Source's own handle
-            where: object = str(source.path) if plain_file else stack.enter_context(source.open_binary())
-            chunks = pd.read_csv(
-                where,
-                sep=delim,
-                header=None,
-                skiprows=1,
-                names=list(range(width)),
-                index_col=False,
-                engine="c",
-                quoting=csv.QUOTE_NONE,
-                encoding="utf-8",
-                chunksize=_FAST_CHUNK_ROWS,
-                **kw,
-            )
-            with chunks:
+        read_kw: dict[str, Any] = dict(
+            sep=delim, header=None, names=list(range(width)), index_col=False, engine="c",
+            quoting=csv.QUOTE_NONE, encoding="utf-8", chunksize=_FAST_CHUNK_ROWS, **kw,
+        )
+
+        def fill(handle: Any, at: int, rows: int | None, skip: int = 0) -> int | None:
+            """Rows of ``handle`` into ``columns[at:]``; the end row, or None to decline."""
+            with pd.read_csv(handle, skiprows=skip, **read_kw) as chunks:
                 for df in chunks:
                     k = len(df)
-                    if at + k > n_rows:
+                    if at + k > n_rows or (rows is not None and k > rows):
                         return None
                     for h, i in zip(header, range(width), strict=True):
                         col = df[i]
@@ -372,6 +386,42 @@ def fast_table(source: Source, track_empty: bool = False) -> Table | None:
                         # a repeated column name: the last column of that name wins
                         columns[h][at : at + k] = col.to_numpy(dtype=np.float64)
                     at += k
+                    if rows is not None:
+                        rows -= k
+            return at if not rows else None
+
+        if plain_file:
+            # byte ranges of whole lines parsed by threads (pandas' C parser
+            # releases the GIL), each into its own rows of the columns
+            assert source.path is not None
+            path = str(source.path)
+            workers = max(1, min(os.cpu_count() or 1, 8))
+            pieces = _pieces(path, end + 1, source.size, workers * 3)
+            firsts = list(itertools.accumulate((r for _, _, r in pieces), initial=0))
+
+            def piece(i: int) -> bool:
+                off, length, rows = pieces[i]
+                with open(path, "rb") as fh:
+                    fh.seek(off)
+                    buf = fh.read(length)
+                return fill(io.BytesIO(buf), firsts[i], rows) == firsts[i + 1]
+
+            if firsts[-1] != n_rows:
+                return None
+            if len(pieces) == 1 or workers == 1:
+                done = all(piece(i) for i in range(len(pieces)))
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    done = all(pool.map(piece, range(len(pieces))))
+            at = n_rows if done else -1
+        else:
+            # stdin, in-memory data and a growing file read up to a limit go
+            # through Source's own handle
+            with source.open_binary() as fh:
+                got = fill(fh, 0, None, skip=1)
+            at = -1 if got is None else got
     except Exception:  # noqa: BLE001 - any doubt: the csv path decides, with its own messages
         return None
     if at != n_rows:
