@@ -155,3 +155,17 @@ def test_compare_json_escapes_control_characters_in_run_names(tmp_path: Path) ->
     assert not any(c in r.stdout for c in "\x9e\u202e\x1b"), r.stdout
     assert "\\u009e" in r.stdout and "\\u202e" in r.stdout
     assert "evil" in json.loads(r.stdout)["runs"][0]["name"]
+
+
+def test_api_and_watch_skip_a_bad_file_in_a_folder(tmp_path: Path) -> None:
+    from ftdiag.api import analyze_path
+
+    root = _sweep(tmp_path)
+    results = analyze_path(root)
+    assert len(results) == 2
+    assert all(any("trainer_log.jsonl" in w and w.startswith("skipped ") for w in r.warnings) for r in results)
+    with pytest.raises(Exception, match="Git LFS pointer|no rows"):
+        analyze_path(root / "c")  # nothing else to read: the error itself
+    r = invoke("watch", str(root), "--idle-timeout", "0", "--interval", "0.05", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    assert len([json.loads(x) for x in r.stdout.splitlines()]) == 2  # one verdict per good run

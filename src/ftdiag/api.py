@@ -143,13 +143,19 @@ def analyze_path(
 ) -> list[RunResult]:
     """Every run in ``path``: a file (which may hold several runs), a
     directory (each run inside), a glob, or ``-`` for standard input.
-    Raises the first input error."""
+    Raises the first input error; a file met in a directory walk or a glob
+    that cannot be read is skipped when other runs were read (each run's
+    ``warnings`` then names it)."""
     from .inputs import read_inputs
 
     hp = _hp(hyperparameters)
     runs, errors = read_inputs([path], input_format, mapping)
+    hard = [e for e in errors if not (e.skippable and runs)]
+    if hard:
+        raise hard[0].error
     if errors:
-        raise errors[0].error
+        notes = [f"skipped {e.error} (could not be read)" for e in errors]
+        runs = [r.with_warnings(notes) for r in runs]
     return [analyze_run(r, hp) for r in runs]
 
 
