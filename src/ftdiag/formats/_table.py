@@ -210,8 +210,10 @@ FAST_MIN_BYTES = 4 * 1024 * 1024
 _CHUNK = 8 * 1024 * 1024
 # rows per pandas chunk on the fast path (a few MB of parser memory)
 _FAST_CHUNK_ROWS = 262144
-# the smallest byte range of a file parsed by one thread
+# the byte ranges of a file parsed by one thread: large enough to amortise a
+# parser, small enough that the ranges in flight stay a few tens of MB
 _PIECE_MIN_BYTES = 4 * 1024 * 1024
+_PIECE_MAX_BYTES = 16 * 1024 * 1024
 # Bytes after which the fast path cannot promise the csv path's result: quotes
 # and NUL (a lone \r, which the streamed lines split on, is checked apart).
 _UNSAFE = b'"\x00'
@@ -303,11 +305,12 @@ def _plain_lines(fh: IO[bytes], delim: bytes, newline: bytes, width: int, max_li
 
 
 def _pieces(path: str, start: int, size: int, n: int) -> list[tuple[int, int, int]]:
-    """About ``n`` byte ranges of the file from ``start`` to ``size``, each at
-    least ``_PIECE_MIN_BYTES`` and ending after a line break (or at the end):
+    """About ``n`` byte ranges of the file from ``start`` to ``size`` (more for a
+    large file: at most about ``_PIECE_MAX_BYTES`` each, at least
+    ``_PIECE_MIN_BYTES``), each ending after a line break (or at the end):
     ``(offset, length, lines)``. Called after :func:`_plain_lines` checked every
     line, so a line is at most ``MAX_LINE_CHARS`` bytes."""
-    step = max(_PIECE_MIN_BYTES, -(-(size - start) // max(1, n)))
+    step = max(_PIECE_MIN_BYTES, min(_PIECE_MAX_BYTES, -(-(size - start) // max(1, n))))
     out: list[tuple[int, int, int]] = []
     with open(path, "rb") as fh:
         fh.seek(start)
