@@ -215,12 +215,20 @@ def test_watch_usage_errors() -> None:
     assert watch_cli(str(SAMPLES / "reference_overfit.csv"), "--interval", "0").exit_code == 2
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_stop_cleanly(tmp_path: Path, sig: int) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "ftdiag", "watch", str(SAMPLES / "reference_overfit.csv"), "--interval", "0.05"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # a terminal's Ctrl-C reaches a process whose SIGINT is not ignored; a
+        # test run from a background job inherits SIGINT ignored (the shell's
+        # rule for background jobs), and Python then keeps it ignored
+        preexec_fn=_sigint_default,
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()  # the verdict: it is running
