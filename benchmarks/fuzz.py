@@ -440,15 +440,7 @@ def _tally(stats: Stats, outcome: Outcome, what: str, data: bytes | None, target
     """Count a directory input's outcome; save the tree of a failing one."""
     import shutil
 
-    if outcome.kind == "result":
-        stats.results += 1
-    elif outcome.kind == "error":
-        stats.errors += 1
-    else:
-        if outcome.kind == "hang":
-            stats.hangs += 1
-        else:
-            stats.crashes += 1
+    if stats.count(outcome.kind):
         sig = f"{outcome.kind}: {_signature(outcome.detail)}"
         if sig not in stats.crash_kinds:
             repro = "(not saved)"
@@ -476,6 +468,18 @@ class Stats:
     crash_kinds: dict[str, str] = field(default_factory=dict)  # signature -> reproducer
     slow_inputs: list[str] = field(default_factory=list)
     slowest: list[tuple[float, str]] = field(default_factory=list)
+
+    def count(self, kind: str) -> bool:
+        """Count one outcome (result | error | hang | crash); True for a failure."""
+        if kind == "result":
+            self.results += 1
+        elif kind == "error":
+            self.errors += 1
+        elif kind == "hang":
+            self.hangs += 1
+        else:
+            self.crashes += 1
+        return kind not in ("result", "error")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -725,19 +729,10 @@ def fuzz(
             if canary.exists():
                 outcome = Outcome("crash", "log content was executed: the canary file was created")
                 canary.unlink()
-            if outcome.kind == "result":
-                stats.results += 1
-            elif outcome.kind == "error":
-                stats.errors += 1
-            else:
-                if outcome.kind == "hang":
-                    stats.hangs += 1
-                    detail = outcome.detail
-                else:
-                    stats.crashes += 1
-                    detail = outcome.detail
-                    if "Traceback" not in detail:
-                        detail += "\n" + _debug_traceback(data, name, fmt, via_stdin, workdir, forced)
+            if stats.count(outcome.kind):
+                detail = outcome.detail
+                if outcome.kind != "hang" and "Traceback" not in detail:
+                    detail += "\n" + _debug_traceback(data, name, fmt, via_stdin, workdir, forced)
                 sig = f"{outcome.kind}: {_signature(detail)}"
                 if sig not in stats.crash_kinds:
                     repro = "(not saved)"
