@@ -163,6 +163,25 @@ def test_good_fit_keeps_the_settings_and_names_the_checkpoint() -> None:
     assert top.platform_parameter == "epochs"
 
 
+@pytest.mark.parametrize(
+    ("val_acc", "says", "never"),
+    [
+        # flat at the end: "levelled off"
+        (GOOD_CURVE[1], "levelled off at 88.0%", "lower"),
+        # gave back 4 points after the best epoch: the reason must say so, not "did not get worse"
+        ([0.5, 0.72, 0.83, 0.86, 0.88, 0.86, 0.85, 0.84], "was best at epoch 5 (88.0%) and ended at", "levelled"),
+        # still climbing steadily: the reason quotes the tail fit, never "converged"
+        ([0.5, 0.6, 0.66, 0.7, 0.73, 0.76, 0.785, 0.81], "still rising (the tail fit predicts +", "levelled"),
+    ],
+)
+def test_good_fit_reason_agrees_with_the_curve(val_acc: list[float], says: str, never: str) -> None:
+    run = epoch_run(GOOD_CURVE[0], val_acc, platform="keras", n_epochs=8)
+    (top, *_) = advise(run, "good_fit")
+    assert top.action == "keep"
+    assert says in top.reason
+    assert never not in top.reason and "did not get worse" not in top.reason and "converged" not in top.reason
+
+
 def test_divergence_lowers_the_multiplier_first_whatever_the_verdict() -> None:
     run = epoch_run(*UNDERFIT_CURVE, platform="openai", n_epochs=8, learning_rate_multiplier=0.2, batch_size=4)
     recs = advise(run, "underfit", findings=(Finding("nan_or_inf", "error", "NaN from step 3"),))

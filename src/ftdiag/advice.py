@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import hyperparams as hpm
-from .diagnosis import Diagnosis
+from .diagnosis import Diagnosis, change
 from .features import Features
 from .hyperparams import LRM_MAX, LRM_MIN
 from .run import Run
@@ -737,7 +737,7 @@ class _Builder:
                 if val.loss_since_best_noise <= 1.0
                 else f"the checkpoint nearest {where}, where validation was best ({_metric_value(val, val.best)})"
             )
-            reason = f"validation {val.name} converged at {_metric_value(val, val.best)} and did not get worse; use {ckpt}"
+            reason = f"validation {val.name} {self._good_fit_state(val, where)}; use {ckpt}"
         else:
             reason = "the run fit well; keep the final checkpoint"
         return self.rec(
@@ -747,6 +747,39 @@ class _Builder:
             reason + "; keep the other settings too",
             "the same settings should generalize as well again",
         )
+
+    def _good_fit_state(self, val: Any, where: str) -> str:
+        """What the validation curve did, in words that agree with the evidence.
+
+        A good-fit verdict covers several shapes: a curve that levelled off; one
+        that gave back a little (more than one noise unit, too little to expect
+        a shorter run to generalize better); one still edging up, where the tail
+        fit's interval reaches zero; and one still rising, which the verdict's
+        other inputs outweighed. Saying "did not get worse" of the second, or
+        "converged" of the last two, would contradict the evidence above it.
+        """
+        best = _metric_value(val, val.best)
+        lost = val.loss_since_best_noise
+        if lost > 1.0:
+            return (
+                f"was best at {where} ({best}) and ended at {_metric_value(val, val.last)}, "
+                f"{lost:.1f} noise units lower: too little to expect a shorter run to generalize better"
+            )
+        p = self.f.projection
+        if p is not None and p.gain > 0 and val.tail_slope_noise > 1.0:
+            more = "1 more epoch" if p.unit == "epoch" else f"training {p.extra:.0%} longer"
+            interval = f"95% interval {change(val, p.low)} to {change(val, p.high)}"
+            if p.low > 0:
+                return (
+                    f"ended at {_metric_value(val, val.last)}, still rising (the tail fit predicts "
+                    f"{change(val, p.gain)} from {more}, {interval}), though not by enough to "
+                    "outweigh the rest of the evidence for a good fit; one more epoch is the trial if you want more"
+                )
+            return (
+                f"ended at {_metric_value(val, val.last)}, within noise of its best and still edging up; "
+                f"the gain from more training is uncertain ({interval})"
+            )
+        return f"levelled off at {best} and ended within noise of it"
 
     def _noise_larger_batch(self, rule: str) -> Recommendation:
         found = {x.name for x in self.d.findings}
