@@ -171,7 +171,7 @@ def test_good_fit_keeps_the_settings_and_names_the_checkpoint() -> None:
         # gave back 4 points after the best epoch: the reason must say so, not "did not get worse"
         ([0.5, 0.72, 0.83, 0.86, 0.88, 0.86, 0.85, 0.84], "was best at epoch 5 (88.0%) and ended at", "levelled"),
         # still climbing steadily: the reason quotes the tail fit, never "converged"
-        ([0.5, 0.6, 0.66, 0.7, 0.73, 0.76, 0.785, 0.81], "still rising (the tail fit predicts +", "levelled"),
+        ([0.5, 0.6, 0.66, 0.7, 0.73, 0.76, 0.785, 0.81], "still points up (+", "levelled"),
     ],
 )
 def test_good_fit_reason_agrees_with_the_curve(val_acc: list[float], says: str, never: str) -> None:

@@ -771,8 +771,8 @@ class _Builder:
             interval = f"95% interval {change(val, p.low)} to {change(val, p.high)}"
             if p.low > 0:
                 return (
-                    f"ended at {_metric_value(val, val.last)}, still rising (the tail fit predicts "
-                    f"{change(val, p.gain)} from {more}, {interval}), though not by enough to "
+                    f"ended at {_metric_value(val, val.last)} and a fit of its last {p.n_fit} points still "
+                    f"points up ({change(val, p.gain)} from {more}, {interval}), though not by enough to "
                     "outweigh the rest of the evidence for a good fit; one more epoch is the trial if you want more"
                 )
             return (
