@@ -48,6 +48,22 @@ def test_missing_file_is_exit_2_with_one_line(tmp_path) -> None:  # type: ignore
     assert "Traceback" not in r.output
 
 
+def test_debug_adds_the_traceback_to_an_internal_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import ftdiag.api
+
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("planted bug")
+
+    monkeypatch.setattr(ftdiag.api, "analyze_run", boom)
+    sample = str(SAMPLES / "reference_overfit.csv")
+    r = CliRunner().invoke(cli, ["analyze", sample])
+    assert r.exit_code == 3 and "planted bug" in r.stderr and "Traceback" not in r.stderr
+    for args in (["analyze", sample, "--debug"], ["--debug", "analyze", sample]):
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 3, args
+        assert "Traceback" in r.stderr and "ftdiag: internal error: RuntimeError: planted bug" in r.stderr
+
+
 def test_unknown_content_is_exit_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
     p = tmp_path / "x.csv"
     p.write_text("a,b,c\n1,2,3\n")

@@ -100,11 +100,26 @@ def test_plot_command_draws_the_rest_then_exits_3(tmp_path: Path, broken_plot: N
     assert not (tmp_path / "openai_overfit_csv.svg").exists()
 
 
-def test_debug_shows_the_plot_failure(tmp_path: Path, broken_plot: None) -> None:
-    # (--debug on the command line is seen through sys.argv, which CliRunner does not set)
-    r = CliRunner(env={"FTDIAG_DEBUG": "1"}).invoke(cli, ["report", GOOD, BAD, "-o", str(tmp_path / "report.md")])
+@pytest.mark.parametrize(
+    ("env", "before", "after"),
+    [
+        ({"FTDIAG_DEBUG": "1"}, [], []),
+        ({}, [], ["--debug"]),  # the command's option
+        ({}, ["--debug"], []),  # the group's option
+    ],
+)
+def test_debug_shows_the_plot_failure(
+    tmp_path: Path, broken_plot: None, env: dict[str, str], before: list[str], after: list[str]
+) -> None:
+    args = [*before, "report", GOOD, BAD, "-o", str(tmp_path / "report.md"), *after]
+    r = CliRunner(env=env).invoke(cli, args)
     assert r.exit_code == 3
     assert "Traceback" in r.stderr and "planted plot failure" in r.stderr
+
+
+def test_without_debug_the_plot_failure_is_a_warning(tmp_path: Path, broken_plot: None) -> None:
+    r = invoke("report", GOOD, BAD, "-o", str(tmp_path / "report.md"))
+    assert r.exit_code == 0 and "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize(

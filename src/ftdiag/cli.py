@@ -30,7 +30,7 @@ def _debug_enabled(ctx: click.Context | None) -> bool:
     if os.environ.get("FTDIAG_DEBUG"):
         return True
     while ctx is not None:
-        if ctx.params.get("debug") or (isinstance(ctx.obj, dict) and ctx.obj.get("debug")):
+        if ctx.meta.get(_DEBUG_KEY) or ctx.params.get("debug") or (isinstance(ctx.obj, dict) and ctx.obj.get("debug")):
             return True
         ctx = ctx.parent
     return False
@@ -49,7 +49,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except FtdiagError as e:
-            if _debug_enabled(ctx) or "--debug" in sys.argv:
+            if _debug_enabled(ctx):
                 _print_traceback()
             click.echo(f"ftdiag: error: {one_line(e)}", err=True)
             ctx.exit(e.exit_code)
@@ -59,7 +59,7 @@ class _Group(click.Group):
             click.echo("ftdiag: interrupted", err=True)
             ctx.exit(130)
         except Exception as e:  # noqa: BLE001 - the one place internal errors are mapped
-            if _debug_enabled(ctx) or "--debug" in sys.argv:
+            if _debug_enabled(ctx):
                 _print_traceback()
             click.echo(
                 f"ftdiag: internal error: {type(e).__name__}: {one_line(e)}\n"
@@ -77,7 +77,17 @@ def one_line(message: object) -> str:
     return term(message)
 
 
-debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def _note_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    # eager, so it is recorded before any other option is checked: an error in
+    # another option's value then still shows its traceback. ``ctx.meta`` is
+    # shared by the group's and the command's contexts, where the error is mapped.
+    if value:
+        ctx.meta[_DEBUG_KEY] = True
+    return value
+
+
+_DEBUG_KEY = "ftdiag.debug"
+debug_option = click.option("--debug", is_flag=True, is_eager=True, callback=_note_debug, help="Show tracebacks for errors.")
 plots_option = click.option(
     "--plots",
     "plots_dir",
@@ -97,7 +107,7 @@ smoothing_option = click.option(
 def plot_problems() -> list[str] | None:
     """Where plots that fail to draw are told (a list), so that the rest of a
     report is still written; None under --debug, so the traceback shows."""
-    return None if _debug_enabled(click.get_current_context(silent=True)) or "--debug" in sys.argv else []
+    return None if _debug_enabled(click.get_current_context(silent=True)) else []
 
 
 def echo_plot_problems(problems: list[str] | None, where: str) -> None:
