@@ -713,7 +713,7 @@ def fuzz(
             for m in chain:
                 stats.by_mutator[m] += 1
             if len(stats.slowest) < 5 or dt > min(stats.slowest)[0]:
-                stats.slowest.append((dt, f"{s.path.name} <- {'+'.join(chain)}"))
+                stats.slowest.append((dt, f"{s.path.name} <- {'+'.join(chain)} ({fmt})"))
                 stats.slowest = sorted(stats.slowest, reverse=True)[:5]
             if dt > slow_seconds * scale and outcome.kind in ("result", "error"):
                 stats.slow += 1
@@ -787,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clean errors:   {d['clean_errors']}")
         print(f"crashes:        {d['crashes']} ({d['distinct_crashes']} distinct)")
         print(f"hangs:          {d['hangs']}")
-        print(f"slow (> {a.slow:g} s): {d['slow']}")
+        print(f"slow (> {a.slow:g} s; > {a.slow * PLOTS_TIME_SCALE:g} s for a report with plots): {d['slow']}")
         for line in stats.slow_inputs[:10]:
             print(f"    {line}")
         for sig, repro in stats.crash_kinds.items():
