@@ -15,6 +15,7 @@ from ftdiag.advice import Policy, context, recommend
 from ftdiag.api import analyze_run
 from ftdiag.diagnosis import Diagnosis, Finding
 from ftdiag.features import compute
+from ftdiag.formats import read_path
 from ftdiag.hyperparams import Hyperparameters
 from ftdiag.run import Run, make_series
 
@@ -180,6 +181,25 @@ def test_good_fit_reason_agrees_with_the_curve(val_acc: list[float], says: str, 
     assert top.action == "keep"
     assert says in top.reason
     assert never not in top.reason and "did not get worse" not in top.reason and "converged" not in top.reason
+
+
+def test_good_fit_on_one_validation_point_does_not_claim_convergence() -> None:
+    run = epoch_run(GOOD_CURVE[0][:1], GOOD_CURVE[1][:1], platform="keras", n_epochs=1)
+    (top, *_) = advise(run, "good_fit")
+    assert top.action == "keep" and "cannot show whether validation converged" in top.reason
+    assert "levelled off" not in top.reason
+
+
+def test_good_fit_with_the_metric_flat_and_validation_loss_still_falling_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # 3 epochs: validation accuracy flat within noise, validation loss still falling steeply
+    p = tmp_path / "flat_metric.csv"
+    p.write_text(
+        "epoch,accuracy,loss,val_accuracy,val_loss\n"
+        "0,0.217,7.03,0.21,6.315\n1,0.225,5.741,0.19,5.588\n2,0.242,5.146,0.19,5.224\n"
+    )
+    (run,) = read_path(p)
+    (top, *_) = advise(run, "good_fit")
+    assert "validation val_loss was still falling at its last evaluation (6.315 -> 5.224" in top.reason
 
 
 def test_divergence_lowers_the_multiplier_first_whatever_the_verdict() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 import ftdiag
 from conftest import LABELED, PUBLIC, SAMPLES, need
-from ftdiag.diagnosis import DIVERGED_CONFIDENCE, MIN_VAL_POINTS, predict
+from ftdiag.diagnosis import DIVERGED_CONFIDENCE, MIN_VAL_POINTS, TRAIN_FALLING_CONFIDENCE, predict
 from ftdiag.features import (
     ema_debiased,
     granularity,
@@ -184,6 +184,55 @@ def test_one_or_two_validation_points_are_inconclusive(tmp_path: Path, n_points:
     assert str(n_points) in r.evidence[0]
 
 
+FEW_HP = {"n_examples": 100, "batch_size": 4}
+
+
+@pytest.mark.parametrize("n_points", [1, 2])
+def test_one_or_two_validation_points_with_hyperparameters_get_a_weak_verdict(tmp_path: Path, n_points: int) -> None:
+    acc, loss, val_acc, val_loss = [0.5, 0.7][:n_points], [1.0, 0.8][:n_points], [0.45, 0.66][:n_points], [1.1, 0.9][:n_points]
+    path = keras(tmp_path, "short.csv", acc, loss, val_acc, val_loss)
+    low = ftdiag.analyze(path, hyperparameters={**FEW_HP, "learning_rate_multiplier": 0.02})
+    high = ftdiag.analyze(path, hyperparameters={**FEW_HP, "learning_rate_multiplier": 5.0})
+    for r in (low, high):
+        assert r.diagnosis.model == "few_points" and r.label in {"underfit", "good_fit", "overfit"}
+        assert r.diagnosis.reason is None and "few_validation_points" in names(r)
+        assert r.confidence < 0.7  # a weak verdict, and it says so
+        assert "cannot be read" in r.evidence[0] and f"only {n_points} validation point(s)" in r.evidence[0]
+        assert any("multiplier x steps" in e for e in r.evidence)  # the input that drove it, with its number
+        assert "model 'few_points' gives" in r.evidence[-1]
+    # the same curve: the multiplier decides (the corpus's overfit runs are mostly "learning rate too high")
+    assert high.diagnosis.scores["overfit"] > low.diagnosis.scores["overfit"]
+    assert high.label != "good_fit"
+
+
+def openai_steps(tmp_path: Path, train_loss: list[float], val_at: dict[int, float], name: str = "short.csv") -> Path:
+    p = tmp_path / name
+    rows = ["step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"]
+    for i, tl in enumerate(train_loss, start=1):
+        v = val_at.get(i)
+        rows.append(f"{i},{tl:.5f},,{'' if v is None else f'{v:.5f}'},")
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+def test_one_validation_point_with_training_loss_still_falling_is_underfit(tmp_path: Path) -> None:
+    # 40 steps of one epoch at a small multiplier; the per-step training loss is
+    # still falling steeply at the end and validation (one point) sits on it
+    n = 40
+    tl = [2.0 * math.exp(-i / 30) + 0.02 * RNG.standard_normal() for i in range(n)]
+    p = openai_steps(tmp_path, tl, {n: tl[-1] * 1.02})
+    r = ftdiag.analyze(p, hyperparameters={"learning_rate_multiplier": 0.02, "n_epochs": 1})
+    assert r.features.n_val_points == 1 and r.diagnosis.model == "few_points"
+    assert r.label == "underfit" and r.confidence == TRAIN_FALLING_CONFIDENCE
+    assert "few_validation_points" in names(r)
+    assert "still falling at the end" in r.evidence[1] and "noise units" in r.evidence[1]
+    assert "the training curve still falling decides" in r.evidence[-1]
+    # flattened training loss: the model alone decides
+    flat = [1.0 + 0.02 * RNG.standard_normal() for _ in range(n)]
+    r2 = ftdiag.analyze(openai_steps(tmp_path, flat, {n: 1.01}, "flat.csv"), hyperparameters={"learning_rate_multiplier": 0.02, "n_epochs": 1})
+    assert r2.diagnosis.model == "few_points" and "the training curve still falling" not in r2.evidence[-1]
+
+
 def test_a_handful_of_steps_is_inconclusive(tmp_path: Path) -> None:
     p = tmp_path / "two_steps.csv"
     p.write_text(
@@ -342,10 +391,14 @@ def test_labeled_runs_have_verdicts_with_numbers() -> None:
         hp["n_examples"] = float(row["n_train_examples"])
         r = ftdiag.analyze(LABELED / row["file"], hyperparameters=hp)
         n_val = r.features.n_val_points
-        if n_val < MIN_VAL_POINTS:
+        if r.features.x_unit == "step" and r.features.last_step < 3:
             assert r.label == "inconclusive"
             continue
         assert r.label in {"underfit", "good_fit", "overfit"}
+        if n_val < MIN_VAL_POINTS:
+            assert r.diagnosis.model == "few_points" and "few_validation_points" in names(r)
+            assert 0.3 <= r.confidence <= 0.7  # low: what such verdicts earned on tasks not seen
+            continue
         assert 1 / 3 <= r.confidence <= 1
         assert r.diagnosis.model == ("three_points" if n_val == MIN_VAL_POINTS else "with_hyperparameters")
         assert all(any(ch.isdigit() for ch in e) for e in r.evidence)

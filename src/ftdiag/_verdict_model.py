@@ -29,6 +29,17 @@ MODELS: dict[str, dict[str, Any]] = {
         'temperature': 1.1526,
         'thin': 0.0,
     },
+    'few_points': {
+        'features': ['training_budget', 'lr_multiplier', 'loss_gap'],
+        'labels': ['underfit', 'good_fit', 'overfit'],
+        'mean': [0.583699, -0.517565, -0.230623],
+        'scale': [0.910863, 0.769094, 0.35916],
+        'coef': [[0.284265, -0.275707, -0.170368], [-0.911078, -0.222919, -0.037688], [0.626814, 0.498625, 0.208057]],
+        'intercept': [0.417739, 0.28164, -0.699379],
+        'temperature': 1.952,
+        'thin': 0.0,
+        'confidence': 0.5606,
+    },
     'curves_only': {
         'features': ['loss_gap', 'projected_gain', 'projection_sure', 'improvement', 'drop_since_best', 'share_lost', 'best_position'],
         'labels': ['underfit', 'good_fit', 'overfit'],

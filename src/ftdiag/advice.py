@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import hyperparams as hpm
-from .diagnosis import Diagnosis, change
+from .diagnosis import MIN_VAL_POINTS, NOISE_UNITS, TREND_P, Diagnosis, change
 from .features import Features
 from .hyperparams import LRM_MAX, LRM_MIN
 from .run import Run
@@ -738,6 +738,21 @@ class _Builder:
                 else f"the checkpoint nearest {where}, where validation was best ({_metric_value(val, val.best)})"
             )
             reason = f"validation {val.name} {self._good_fit_state(val, where)}; use {ckpt}"
+            vl = self.f.val_loss
+            if self.f.n_val_points < MIN_VAL_POINTS:
+                # no curve: the verdict rests on the amount of training (diagnosis.few_points)
+                reason = (
+                    f"only {self.f.n_val_points} validation point(s), so the curve cannot show whether validation "
+                    "converged; by the amount of training, one more epoch or a larger multiplier is not expected "
+                    "to beat seed-to-seed noise. Use the final checkpoint; evaluate more often to confirm"
+                )
+            elif vl is not None and vl is not val and _still_improving(vl):
+                # the task metric decided; say when the loss disagrees by still falling beyond noise
+                reason += (
+                    f"; validation {vl.name} was still falling at its last evaluation "
+                    f"({_metric_value(vl, vl.first)} -> {_metric_value(vl, vl.last)}, {vl.improvement_noise:.1f} "
+                    "noise units): a longer run would show whether the metric follows"
+                )
         else:
             reason = "the run fit well; keep the final checkpoint"
         return self.rec(
@@ -815,6 +830,18 @@ class _Builder:
             "prompt_loss_weight 0 can destabilize training; the usual value is 0.01",
             "a little signal from the prompts steadies training",
         )
+
+
+def _still_improving(c: Any) -> bool:
+    """Best at the last evaluation, and its last third still improving by more than
+    2 noise units (with a significant Mann-Kendall trend when there are 4 points or
+    more to test it on)."""
+    return bool(
+        c.n >= 2
+        and c.loss_since_best <= 0
+        and c.tail_slope_noise > NOISE_UNITS
+        and (c.n < 4 or (c.tail_tau > 0 and c.tail_p < TREND_P))
+    )
 
 
 def _metric_value(stats: Any, v: float) -> str:
