@@ -1,9 +1,18 @@
 """Curve statistics: smoothing, noise band, best validation point, gaps, trends.
 
-Everything here is numpy only (no scipy: importing scipy.stats costs seconds,
-and ``ftdiag analyze`` on one small file must answer at once). Long series are
-first reduced to at most ``MAX_POINTS`` bin means, which keeps the cost
-independent of the log's length and removes per-step noise.
+The statistics are plain Python on lists of floats (no scipy: importing
+scipy.stats costs seconds; and no numpy: importing it costs more than
+``ftdiag analyze`` on one small file may take). Long series are first reduced
+to at most ``MAX_POINTS`` bin means (with numpy, imported only then), which
+keeps the cost independent of the log's length and removes per-step noise; the
+pairwise statistics (Theil-Sen, Mann-Kendall) look at no more than
+``PAIR_POINTS`` evenly spaced points, so their cost is bounded too.
+
+The few computations over every raw point of a long series (the spike count
+and its noise estimate) are written once, over four primitives
+(:func:`_finite`, :func:`_diff`, :func:`_absdev`, :func:`median` and the
+running median in :func:`_spike_count`) that take a list, or a numpy array when
+the series is longer than ``MAX_POINTS`` (see :func:`_column`).
 
 Conventions: a curve is always turned into "higher is better" (losses are
 negated) before trends are judged, so "improving" means a positive slope and
@@ -15,15 +24,29 @@ against raw point-to-point differences.
 
 from __future__ import annotations
 
-import functools
 import math
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+from .run import Run, Series, epoch_at, interp
 
-from .run import Run, Series, epoch_at
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import TypeAlias
+
+    import numpy as np
+
+    from .run import Floats
+
+    # a list (the statistics) or, for the raw points of a long series, numpy
+    Column: TypeAlias = "list[float] | np.ndarray"
 
 MAX_POINTS = 2000
+# Theil-Sen and Mann-Kendall look at all pairs of points: at most this many
+# points, evenly spaced (79,800 pairs)
+PAIR_POINTS = 400
 # TensorBoard's default smoothing weight is 0.6; ftdiag uses it for plots and
 # adapts the weight for judging (see ``judge_weight``).
 DEFAULT_SMOOTHING = 0.6
@@ -51,26 +74,94 @@ def t975(df: int) -> float:
     return _T975[df - 1] if df <= len(_T975) else 1.96
 
 
-def ema_debiased(values: np.ndarray, weight: float = DEFAULT_SMOOTHING) -> np.ndarray:
+def _floats(x: Sequence[float] | Floats) -> list[float]:
+    """A list of Python floats (exact) from a list, tuple, ``array('d')`` or numpy array."""
+    if isinstance(x, list):
+        return x
+    tolist = getattr(x, "tolist", None)
+    return tolist() if tolist is not None else [float(v) for v in x]
+
+
+def _column(x: Sequence[float] | Floats) -> Column:
+    """The raw points of a series for the primitives below: a list, or the
+    numpy array itself when it is longer than ``MAX_POINTS`` (Python's
+    per-point cost would then dominate)."""
+    if len(x) > MAX_POINTS and not isinstance(x, (list, tuple)) and hasattr(x, "dtype"):
+        return x  # type: ignore[return-value]
+    return _floats(x)
+
+
+def _finite(v: Column) -> Column:
+    if isinstance(v, list):
+        isfinite = math.isfinite
+        return v if all(map(isfinite, v)) else [x for x in v if isfinite(x)]
+    import numpy as np
+
+    return v[np.isfinite(v)]
+
+
+def _diff(v: Column) -> Column:
+    """Successive differences (``numpy.diff``)."""
+    if isinstance(v, list):
+        return [b - a for a, b in zip(v, v[1:], strict=False)]
+    import numpy as np
+
+    return np.diff(v)
+
+
+def _absdev(v: Column, m: float) -> Column:
+    """``|v - m|`` for every point."""
+    if isinstance(v, list):
+        return [abs(x - m) for x in v]
+    import numpy as np
+
+    return np.abs(v - m)
+
+
+def median(a: Sequence[float] | Floats) -> float:
+    """The median, as ``numpy.median`` computes it (NaN if any value is NaN;
+    the mean of the two middle values for an even count)."""
+    v = _column(a)
+    n = len(v)
+    if n == 0:
+        return math.nan
+    m = n // 2
+    if isinstance(v, list):
+        if any(x != x for x in v):
+            return math.nan
+        s = sorted(v)
+        return s[m] if n % 2 else (s[m - 1] + s[m]) / 2.0
+    # a long numpy column: partitioning (np.median imports numpy.ma, ~10 ms)
+    import numpy as np
+
+    if np.isnan(v).any():
+        return math.nan
+    if n % 2:
+        return float(np.partition(v, m)[m])
+    part = np.partition(v, (m - 1, m))
+    return float((part[m - 1] + part[m]) / 2.0)
+
+
+def ema_debiased(values: Sequence[float] | Floats, weight: float = DEFAULT_SMOOTHING) -> list[float]:
     """TensorBoard's debiased exponential moving average (causal).
 
     Non-finite points are passed over (they keep the previous smoothed value)
     exactly as TensorBoard's scalar dashboard does.
     """
-    out = np.empty(values.shape[0], dtype=np.float64)
+    out: list[float] = []
     last = 0.0
     n = 0
-    prev = float("nan")
+    prev = math.nan
     w = float(weight)
-    for i, v in enumerate(values.tolist()):
+    for v in _floats(values):
         if not math.isfinite(v):
-            out[i] = prev
+            out.append(prev)
             continue
         last = last * w + (1.0 - w) * v
         n += 1
         debias = 1.0 - w**n if w > 0 else 1.0
         prev = last / debias
-        out[i] = prev
+        out.append(prev)
     return out
 
 
@@ -90,92 +181,59 @@ def judge_weight(n: int) -> float:
     return (span - 1.0) / (span + 1.0)
 
 
-def bin_means(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """Reduce a long series to ``max_points`` equal-count bins (means of finite values)."""
-    n = steps.shape[0]
+def bin_means(
+    steps: Sequence[float] | Floats, values: Sequence[float] | Floats, max_points: int = MAX_POINTS
+) -> tuple[list[float], list[float]]:
+    """Reduce a long series to ``max_points`` equal-count bins (means of
+    finite values); a short one comes back as it is (as lists)."""
+    n = len(steps)
     if n <= max_points:
-        return steps, values
+        return _floats(steps), _floats(values)
+    import numpy as np  # a long series only
+
+    s = np.asarray(steps, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
     edges = np.linspace(0, n, max_points + 1).astype(np.int64)
     counts = np.diff(edges)
-    fin = np.isfinite(values)
-    v0 = np.where(fin, values, 0.0)
+    fin = np.isfinite(v)
+    v0 = np.where(fin, v, 0.0)
     sums = np.add.reduceat(v0, edges[:-1])
     nfin = np.add.reduceat(fin.astype(np.float64), edges[:-1])
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         means = np.where(nfin > 0, sums / nfin, np.nan)
-    s_means = np.add.reduceat(steps, edges[:-1]) / counts
-    return s_means, means
+        s_means = np.add.reduceat(s, edges[:-1]) / counts
+    return s_means.tolist(), means.tolist()
 
 
-def median(a: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``np.median`` along ``axis``, with the same values (NaN if any NaN).
-
-    ``np.median`` imports ``numpy.ma`` on its first call (~10 ms, a twentieth
-    of ``ftdiag analyze`` on a small file); partitioning does not.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 1:  # the usual case, without moveaxis' overhead (~20 us a call)
-        n = a.shape[0]
-        if n == 0:
-            return np.asarray(np.nan)
-        m = n // 2
-        if n % 2:
-            mid = np.partition(a, m)[m]
-        else:
-            part = np.partition(a, (m - 1, m))
-            mid = (part[m - 1] + part[m]) / 2.0
-        return np.asarray(np.nan if np.isnan(a).any() else mid)
-    a = np.moveaxis(a, axis, -1)
-    n = a.shape[-1]
-    if n == 0:
-        return np.full(a.shape[:-1], np.nan)
-    m = n // 2
-    if n % 2:
-        part = np.partition(a, m, axis=-1)
-        out = part[..., m]
-    else:
-        part = np.partition(a, (m - 1, m), axis=-1)
-        out = (part[..., m - 1] + part[..., m]) / 2.0
-    nan = np.isnan(a).any(axis=-1)
-    return np.where(nan, np.nan, out)
+def _even_indices(n: int, k: int) -> list[int]:
+    """``numpy.linspace(0, n - 1, k).astype(int)``: ``k`` evenly spaced indices of ``n``."""
+    step = (n - 1) / (k - 1)
+    return [int(i * step) for i in range(k - 1)] + [n - 1]
 
 
-def _unique_counts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct values and their counts (numpy's own unique imports numpy.ma)."""
-    s = np.sort(np.asarray(a, dtype=np.float64))
-    if s.shape[0] == 0:
-        return s, np.zeros(0, dtype=np.int64)
-    start = np.concatenate([[True], s[1:] != s[:-1]])
-    idx = np.flatnonzero(start)
-    counts = np.diff(np.concatenate([idx, [s.shape[0]]]))
-    return s[idx], counts
-
-
-def granularity(values: np.ndarray, max_n: int = 2000) -> float | None:
+def granularity(values: Sequence[float] | Floats, max_n: int = 2000) -> float | None:
     """The quantum of an accuracy measured on N examples (1/N), when the values
     are all multiples of one (e.g. 0.18, 0.41, 0.5 -> 0.01); None otherwise.
 
     Values logged as float32 or rounded to 5 decimals are accepted: the test
     tolerates each value's own rounding error, scaled by N.
     """
-    v = values[np.isfinite(values)]
-    v = v[(v > 0) & (v < 1)]
-    u, _ = _unique_counts(np.round(v, 6))
-    if u.shape[0] < 2:
+    v = [x for x in _floats(values) if 0 < x < 1]
+    # distinct values at 6 decimals (numpy.round: scale, round half to even)
+    if len({round(x * 1e6) for x in v}) < 2:
         return None
     # 20 distinct values decide it as well as all of them, at a bounded cost;
     # value by value, each N that failed is dropped (the first value leaves
     # a few candidates: a third of the cost of testing every N on every value)
-    ns = np.arange(2, max_n + 1, dtype=np.float64)
-    for x in _unique_counts(v)[0][:20]:
-        y = x * ns
-        ns = ns[np.abs(y - np.round(y)) <= 1e-5 * ns + 1e-6]
-        if not ns.size:
+    ns = [float(k) for k in range(2, max_n + 1)]
+    for x in sorted(set(v))[:20]:
+        ns = [k for k in ns if abs(x * k - round(x * k)) <= 1e-5 * k + 1e-6]
+        if not ns:
             return None
-    return float(1.0 / ns[0])
+    return 1.0 / ns[0]
 
 
-def robust_noise(values: np.ndarray) -> float:
+def robust_noise(values: Sequence[float] | Floats) -> float:
     """Noise of one point around the curve: 1.4826 * MAD of differences.
 
     Second differences remove a linear trend (for white noise of standard
@@ -183,21 +241,23 @@ def robust_noise(values: np.ndarray) -> float:
     first differences are used (scale s*sqrt(2)). The MAD ignores spikes and
     the odd fast early drop.
     """
-    v = values[np.isfinite(values)]
-    n = v.shape[0]
+    v = _finite(_column(values))
+    n = len(v)
     if n < 3:
         return 0.0
     if n >= 5:
-        d = np.diff(v, 2)
+        d = _diff(_diff(v))
         scale = math.sqrt(6.0)
     else:
-        d = np.diff(v)
+        d = _diff(v)
         scale = math.sqrt(2.0)
-    mad = float(median(np.abs(d - median(d))))
+    mad = median(_absdev(d, median(d)))
     return 1.4826 * mad / scale
 
 
-def noise_band(values: np.ndarray, accuracy_like: bool, quantum: float | None = -1.0) -> tuple[float, str]:
+def noise_band(
+    values: Sequence[float] | Floats, accuracy_like: bool, quantum: float | None = -1.0
+) -> tuple[float, str]:
     """The noise of one raw point, never zero for a curve that has a scale.
 
     Three estimates, the largest wins: the robust difference-based estimate;
@@ -208,8 +268,8 @@ def noise_band(values: np.ndarray, accuracy_like: bool, quantum: float | None = 
     curve's typical size. ``quantum`` is the accuracy's known quantum (None:
     none), computed here when not given.
     """
-    v = values[np.isfinite(values)]
-    if v.shape[0] == 0:
+    v = _finite(_column(values))
+    if len(v) == 0:
         return 0.0, "none"
     est = robust_noise(v)
     source = "differences"
@@ -221,7 +281,7 @@ def noise_band(values: np.ndarray, accuracy_like: bool, quantum: float | None = 
         # is a few flipped examples, not a fresh sample.
         if q is not None and q / 2.0 > est:
             est, source = q / 2.0, f"quantization of an accuracy on {round(1 / q)} examples"
-    typical = float(median(np.abs(v)))
+    typical = median(_absdev(v, 0.0))
     floor = REL_NOISE_FLOOR * (typical if typical > 0 else 1.0)
     if accuracy_like:
         floor = max(floor, REL_NOISE_FLOOR)
@@ -230,50 +290,49 @@ def noise_band(values: np.ndarray, accuracy_like: bool, quantum: float | None = 
     return est, source
 
 
-@functools.lru_cache(maxsize=32)
-def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.triu_indices(n, k=1)``, computed once per n (read-only arrays):
-    every curve of every run asks for the same few sizes."""
-    i, j = np.triu_indices(n, k=1)
-    i.setflags(write=False)
-    j.setflags(write=False)
-    return i, j
+def _pair_points(x: list[float], y: list[float]) -> tuple[list[float], list[float]]:
+    """At most ``PAIR_POINTS`` evenly spaced points of (x, y)."""
+    n = len(x)
+    if n <= PAIR_POINTS:
+        return x, y
+    idx = _even_indices(n, PAIR_POINTS)
+    return [x[i] for i in idx], [y[i] for i in idx]
 
 
-def theil_sen(x: np.ndarray, y: np.ndarray) -> float:
+def theil_sen(x: Sequence[float] | Floats, y: Sequence[float] | Floats) -> float:
     """Median of pairwise slopes (robust to outliers); 0 for fewer than 2 points."""
-    n = x.shape[0]
-    if n < 2:
+    xs, ys = _pair_points(_floats(x), _floats(y))
+    slopes: list[float] = []
+    extend = slopes.extend
+    for i in range(len(xs) - 1):
+        xi, yi = xs[i], ys[i]
+        extend([(yj - yi) / (xj - xi) for xj, yj in zip(xs[i + 1 :], ys[i + 1 :], strict=False) if xj != xi])
+    if not slopes:
         return 0.0
-    if n > 400:  # O(n^2) pairs: subsample evenly
-        idx = np.linspace(0, n - 1, 400).astype(np.int64)
-        x, y = x[idx], y[idx]
-    i, j = _pairs(x.shape[0])
-    dx = x[j] - x[i]
-    ok = dx != 0
-    if not ok.any():
-        return 0.0
-    return float(median((y[j] - y[i])[ok] / dx[ok]))
+    return median(slopes)
 
 
-def mann_kendall(y: np.ndarray) -> tuple[float, float]:
+def mann_kendall(y: Sequence[float] | Floats) -> tuple[float, float]:
     """Mann-Kendall trend test: (Kendall's tau, two-sided p-value).
 
     Normal approximation with continuity correction and the tie-corrected
     variance; fine from n >= 4 and good from n >= 10. (0, 1) for fewer than 3
     points or an all-tied series.
     """
-    y = y[np.isfinite(y)]
-    n = y.shape[0]
-    if n < 3:
+    v = [x for x in _floats(y) if math.isfinite(x)]
+    if len(v) < 3:
         return 0.0, 1.0
-    if n > 400:
-        y = y[np.linspace(0, n - 1, 400).astype(np.int64)]
-        n = y.shape[0]
-    i, j = _pairs(n)
-    s = float(np.sign(y[j] - y[i]).sum())
-    _, counts = _unique_counts(y)
-    ties = float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+    _, v = _pair_points(v, v)
+    n = len(v)
+    # S = sum over pairs i < j of sign(y_j - y_i): for each point, the earlier
+    # points below it minus those above it (a sorted prefix: n log n)
+    s = 0
+    seen: list[float] = []
+    for yj in v:
+        lo, hi = bisect_left(seen, yj), bisect_right(seen, yj)
+        s += lo - (len(seen) - hi)
+        seen.insert(hi, yj)
+    ties = sum(c * (c - 1) * (2 * c + 5) for c in Counter(v).values())
     var = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
     tau = s / (n * (n - 1) / 2.0)
     if var <= 0:
@@ -307,29 +366,58 @@ class Projection:
     n_fit: int
 
 
-def project_tail(x: np.ndarray, y: np.ndarray, extra: float, unit: str) -> Projection | None:
+def _sum(a: list[float], lo: int = 0, n: int = -1) -> float:
+    """``numpy.sum`` of a list, the same rounding: numpy's pairwise summation
+    (eight accumulators over blocks of at most 128 values, halves above)."""
+    if n < 0:
+        return 0.0 + _sum(a, 0, len(a))
+    if n < 8:
+        r = 0.0
+        for x in a[lo : lo + n]:
+            r += x
+        return r
+    if n <= 128:
+        m = n - n % 8
+        acc = []
+        for j in range(8):
+            r = a[lo + j]
+            for x in a[lo + j + 8 : lo + m : 8]:
+                r += x
+            acc.append(r)
+        res = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+        for x in a[lo + m : lo + n]:
+            res += x
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum(a, lo, n2) + _sum(a, lo + n2, n - n2)
+
+
+def project_tail(x: Sequence[float] | Floats, y: Sequence[float] | Floats, extra: float, unit: str) -> Projection | None:
     """Fit ``y = a + b*log(x)`` to the last half of (x, y) and extrapolate by ``extra``."""
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
-    x, y = x[ok], y[ok]
-    n = x.shape[0]
+    isfinite = math.isfinite
+    pts = [(a, b) for a, b in zip(_floats(x), _floats(y), strict=False) if isfinite(a) and isfinite(b) and a > 0]
+    n = len(pts)
     if n < 3:
         return None
     k = max(3, n // 2)
-    tx, ty = np.log(x[-k:]), y[-k:]
-    xm = float(tx.mean())
-    sxx = float(((tx - xm) ** 2).sum())
+    tx = [math.log(a) for a, _ in pts[-k:]]
+    ty = [b for _, b in pts[-k:]]
+    xm = _sum(tx) / k
+    ym = _sum(ty) / k
+    sxx = _sum([(t - xm) * (t - xm) for t in tx])
     if sxx <= 0:
         return None
-    b = float(((tx - xm) * (ty - ty.mean())).sum() / sxx)
-    a = float(ty.mean()) - b * xm
-    resid = ty - (a + b * tx)
+    b = _sum([(t - xm) * (u - ym) for t, u in zip(tx, ty, strict=False)]) / sxx
+    a = ym - b * xm
+    resid = [u - (a + b * t) for t, u in zip(tx, ty, strict=False)]
     df = k - 2
-    s2 = float((resid**2).sum() / df) if df > 0 else float("nan")
-    se_b = math.sqrt(s2 / sxx) if df > 0 else float("nan")
-    xe = float(x[-1])
+    s2 = _sum([r * r for r in resid]) / df if df > 0 else math.nan
+    se_b = math.sqrt(s2 / sxx) if df > 0 else math.nan
+    xe = pts[-1][0]
     factor = math.log((xe + extra) / xe)
     gain = b * factor
-    half = t975(df) * se_b * factor if df > 0 else float("inf")
+    half = t975(df) * se_b * factor if df > 0 else math.inf
     return Projection(unit, extra, gain, gain - half, gain + half, k)
 
 
@@ -377,24 +465,24 @@ class CurveStats:
     raw: tuple[float, ...] = field(repr=False, default=())
 
 
-def _first_gl_exceeded(steps: np.ndarray, values: np.ndarray, threshold: float) -> float | None:
+def _first_gl_exceeded(steps: list[float], values: list[float], threshold: float) -> float | None:
     """First step where GL(t) = 100 * (E(t) / min_{t'<=t} E(t') - 1) > threshold."""
-    fin = np.isfinite(values)
-    if fin.sum() < 2:
+    pts = [(s, v) for s, v in zip(steps, values, strict=False) if math.isfinite(v)]
+    if len(pts) < 2 or any(v <= 0 for _, v in pts):
         return None
-    s, v = steps[fin], values[fin]
-    if np.any(v <= 0):
-        return None
-    gl = 100.0 * (v / np.minimum.accumulate(v) - 1.0)
-    hit = np.nonzero(gl > threshold)[0]
-    return float(s[hit[0]]) if hit.size else None
+    low = math.inf
+    for s, v in pts:
+        low = min(low, v)
+        if 100.0 * (v / low - 1.0) > threshold:
+            return s
+    return None
 
 
-def _patience_stop(steps: np.ndarray, oriented: np.ndarray, patience: int = PATIENCE) -> float | None:
+def _patience_stop(steps: list[float], oriented: list[float], patience: int = PATIENCE) -> float | None:
     """Step at which early stopping with ``patience`` evaluations would stop."""
     best = -math.inf
     wait = 0
-    for st, v in zip(steps.tolist(), oriented.tolist(), strict=True):
+    for st, v in zip(steps, oriented, strict=True):
         if not math.isfinite(v):
             continue
         if v > best:
@@ -406,6 +494,14 @@ def _patience_stop(steps: np.ndarray, oriented: np.ndarray, patience: int = PATI
     return None
 
 
+def _nanargmax(v: list[float]) -> int:
+    """``numpy.nanargmax``: the first index of the largest value, NaN counted as -inf."""
+    w = [x if x == x else -math.inf for x in v]
+    if len(w) == 0 or all(x != x for x in v):
+        raise ValueError("All-NaN slice encountered")
+    return w.index(max(w))
+
+
 def curve_stats(
     s: Series, run_end: float, run_start: float = 0.0, accuracy_like: bool | None = None
 ) -> CurveStats | None:
@@ -413,26 +509,28 @@ def curve_stats(
     if len(fin) == 0:
         return None
     steps, raw = bin_means(fin.steps, fin.values)
-    n = raw.shape[0]
+    n = len(raw)
     sign = 1.0 if s.higher_is_better else -1.0
-    acc = accuracy_like if accuracy_like is not None else bool(
-        s.higher_is_better and np.nanmin(raw) >= 0 and np.nanmax(raw) <= 1
-    )
+    if accuracy_like is not None:
+        acc = accuracy_like
+    else:
+        known = [x for x in raw if x == x]
+        acc = bool(s.higher_is_better and known and min(known) >= 0 and max(known) <= 1)
     w = judge_weight(n)
-    sm = ema_debiased(raw, w) if w > 0 else raw.copy()
-    oriented = sign * sm
-    bi = int(np.nanargmax(oriented))
-    best, last, first = float(sm[bi]), float(sm[-1]), float(sm[0])
+    sm = ema_debiased(raw, w) if w > 0 else list(raw)
+    oriented_raw = [sign * x for x in raw]
+    bi = _nanargmax([sign * x for x in sm])
+    best, last, first = sm[bi], sm[-1], sm[0]
     span = max(run_end - run_start, 1e-12)
-    best_pos = float((steps[bi] - run_start) / span) if n > 1 else 1.0
+    best_pos = (steps[bi] - run_start) / span if n > 1 else 1.0
     quantum = granularity(raw) if acc else None
     noise, noise_source = noise_band(raw, acc, quantum)
     # noise of a smoothed point: an EMA with weight w keeps (1-w)/(1+w) of the
     # variance of white noise
     sm_noise = noise * math.sqrt((1 - w) / (1 + w)) if w > 0 else noise
     unit = sm_noise if sm_noise > 0 else math.inf
-    lsb = float(sign * (best - last))
-    improvement = float(sign * (best - first))
+    lsb = sign * (best - last)
+    improvement = sign * (best - first)
     gl = None
     gl_step = None
     if sign < 0 and best > 0:
@@ -440,32 +538,32 @@ def curve_stats(
         gl_step = _first_gl_exceeded(steps, sm, GL_STOP)
     # tail: last third of the points (at least 3)
     k = max(3, n // 3)
-    tx, ty = steps[-k:], sign * raw[-k:]
-    units = (tx - run_start) / span
+    ty = oriented_raw[-k:]
+    units = [(x - run_start) / span for x in steps[-k:]]
     slope = theil_sen(units, ty) if n >= 3 else 0.0
-    tail_len = float(units[-1] - units[0]) if tx.shape[0] > 1 else 0.0
+    tail_len = units[-1] - units[0] if len(units) > 1 else 0.0
     tsn = slope * tail_len / unit if n >= 3 else 0.0
     tau, p = mann_kendall(ty) if n >= 4 else (0.0, 1.0)
-    after = sign * raw[bi:]
-    atau, ap = mann_kendall(after) if after.shape[0] >= 4 else (0.0, 1.0)
-    aslope = theil_sen((steps[bi:] - run_start) / span, after) if after.shape[0] >= 3 else 0.0
-    rbi = int(np.nanargmax(sign * raw))
+    after = oriented_raw[bi:]
+    atau, ap = mann_kendall(after) if len(after) >= 4 else (0.0, 1.0)
+    aslope = theil_sen([(x - run_start) / span for x in steps[bi:]], after) if len(after) >= 3 else 0.0
+    rbi = _nanargmax(oriented_raw)
     return CurveStats(
         name=s.name,
         sign=sign,
         n=len(fin),
         n_nonfinite=s.n_nonfinite,
-        first_step=float(steps[0]),
-        last_step=float(steps[-1]),
+        first_step=steps[0],
+        last_step=steps[-1],
         first=first,
         last=last,
         best=best,
-        best_step=float(steps[bi]),
+        best_step=steps[bi],
         best_index=bi,
         best_position=best_pos,
-        raw_best=float(raw[rbi]),
-        raw_best_step=float(steps[rbi]),
-        raw_last=float(raw[-1]),
+        raw_best=raw[rbi],
+        raw_best_step=steps[rbi],
+        raw_last=raw[-1],
         noise=noise,
         noise_source=noise_source,
         noise_smoothed=sm_noise,
@@ -473,22 +571,22 @@ def curve_stats(
         improvement=improvement,
         improvement_noise=improvement / unit,
         loss_since_best=lsb,
-        loss_since_best_noise=float(lsb / unit),
+        loss_since_best_noise=lsb / unit,
         generalization_loss=gl,
         gl_exceeded_step=gl_step,
-        patience_stop_step=_patience_stop(steps, sign * raw),
+        patience_stop_step=_patience_stop(steps, oriented_raw),
         tail_slope=slope,
-        tail_slope_noise=float(tsn),
+        tail_slope_noise=tsn,
         tail_tau=tau,
         tail_p=p,
-        after_best_n=int(after.shape[0]),
+        after_best_n=len(after),
         after_best_tau=atau,
         after_best_p=ap,
         after_best_slope=aslope,
         quantum=quantum,
-        smoothed=tuple(sm.tolist()),
-        steps=tuple(steps.tolist()),
-        raw=tuple(raw.tolist()),
+        smoothed=tuple(sm),
+        steps=tuple(steps),
+        raw=tuple(raw),
     )
 
 
@@ -533,25 +631,21 @@ class Features:
 
 
 def _value_at(stats: CurveStats, step: float) -> float:
-    xs = np.asarray(stats.steps)
-    ys = np.asarray(stats.smoothed)
-    ok = np.isfinite(ys)
-    if not ok.any():
-        return float("nan")
-    return float(np.interp(step, xs[ok], ys[ok]))
+    pts = [(x, y) for x, y in zip(stats.steps, stats.smoothed, strict=False) if math.isfinite(y)]
+    if not pts:
+        return math.nan
+    return interp(step, [x for x, _ in pts], [y for _, y in pts])
 
 
-def _count_spikes(s: Series | None) -> int:
-    """Training-loss spikes: points more than 6 noise units above the running median."""
-    if s is None:
-        return 0
-    v = s.finite.values
-    if v.shape[0] < 10:
-        return 0
-    noise, _ = noise_band(v, accuracy_like=False)
-    if noise <= 0:
-        return 0
+def _spike_count(v: Column, threshold: float) -> int:
+    """Points more than ``threshold`` above the median of the 5 points before
+    them (the first point stands in for the points before the start)."""
     k = 5
+    if isinstance(v, list):
+        before = [v[0]] * k + v
+        return sum(1 for i, x in enumerate(v) if x - sorted(before[i : i + k])[2] > threshold)
+    import numpy as np
+
     pad = np.concatenate([np.full(k, v[0]), v])
     # the median of the 5 points before each: min/max of whole columns (the
     # same middle value as sorting each window, without a 5-wide copy to
@@ -560,7 +654,20 @@ def _count_spikes(s: Series | None) -> int:
     lo = np.maximum(np.minimum(a, b), np.minimum(c, d))
     hi = np.minimum(np.maximum(a, b), np.maximum(c, d))
     med = np.maximum(np.minimum(e, lo), np.minimum(np.maximum(e, lo), hi))
-    return int(((v - med) > 6 * noise).sum())
+    return int(((v - med) > threshold).sum())
+
+
+def _count_spikes(s: Series | None) -> int:
+    """Training-loss spikes: points more than 6 noise units above the running median."""
+    if s is None:
+        return 0
+    v = _column(s.finite.values)
+    if len(v) < 10:
+        return 0
+    noise, _ = noise_band(v, accuracy_like=False)
+    if noise <= 0:
+        return 0
+    return _spike_count(v, 6 * noise)
 
 
 def steps_per_epoch(run: Run) -> float | None:
@@ -575,10 +682,11 @@ def steps_per_epoch(run: Run) -> float | None:
         return float(run.steps_per_epoch)
     for s in run.series().values():
         if s.epochs is not None:
-            fin = np.isfinite(s.epochs) & (s.epochs > 0)
-            if fin.any():
-                i = int(np.nonzero(fin)[0][-1])
-                return float(s.steps[i] / s.epochs[i])
+            steps, epochs = s.epoch_points()
+            # the last point with a positive epoch
+            for i in range(len(epochs) - 1, -1, -1):
+                if epochs[i] > 0:
+                    return float(steps[i] / epochs[i])
     hp = run.hyperparameters
     if hp.n_epochs and run.last_step > 0:
         return run.last_step / hp.n_epochs
@@ -643,23 +751,23 @@ def compute(run: Run) -> Features:
             loss_gap_at_best = math.log(vl.best / tr_best)
     nonfinite = None
     for s in series.values():
-        bad = ~np.isfinite(s.values)
-        if bad.any():
-            st = float(s.steps[int(np.argmax(bad))])
+        st = s.first_nonfinite_step
+        if st is not None:
             nonfinite = st if nonfinite is None else min(nonfinite, st)
     best_epoch = epoch_at(run, val.best_step) if val is not None else None
     spe = steps_per_epoch(run)
     hp = run.hyperparameters
     proj = proj2 = None
     if val is not None and val.n >= 3:
-        xs = np.asarray(val.steps)
-        ys = val.sign * np.asarray(val.raw)
+        ys = [val.sign * y for y in val.raw]
         if spe:
-            proj = project_tail(xs / spe, ys, 1.0, "epoch")
-            proj2 = project_tail(xs / spe, ys, 2.0, "epoch")
+            xs = [x / spe for x in val.steps]
+            proj = project_tail(xs, ys, 1.0, "epoch")
+            proj2 = project_tail(xs, ys, 2.0, "epoch")
         elif end > 0:
-            proj = project_tail(xs / end, ys, 0.25, "run")
-            proj2 = project_tail(xs / end, ys, 0.5, "run")
+            xs = [x / end for x in val.steps]
+            proj = project_tail(xs, ys, 0.25, "run")
+            proj2 = project_tail(xs, ys, 0.5, "run")
     epochs_seen = run.epochs_seen
     if epochs_seen is None and spe:
         epochs_seen = end / spe

@@ -3,22 +3,36 @@
 A :class:`Run` holds up to four canonical series (training and validation loss,
 training and validation task metric), any extra series a format logged, the
 hyperparameters known from the log, and warnings collected while reading.
-All arrays are float64 numpy arrays; steps are ascending.
+Series hold float64 sequences (``array('d')`` or numpy arrays, see
+:class:`Series`); steps are ascending. This module imports numpy only to work
+on numpy columns: a small file is analysed without it.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from .hyperparams import Hyperparameters
 
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import TypeAlias
+
+    import numpy as np
+
+    # a float64 column: array('d') (small files) or a numpy array (large files)
+    Floats: TypeAlias = "np.ndarray | array[float]"
+
 XUnit = Literal["step", "epoch"]
+_NAN = float("nan")
+# plain sequences longer than this become numpy columns (the Python path's
+# per-point cost then exceeds importing numpy)
+PLAIN_MAX = 100_000
 
 _ACC_RE = re.compile(r"acc|f1|precision|recall|map|rouge|bleu|auc|iou|dice|exact|match|top", re.I)
 _LOWER_BETTER_RE = re.compile(r"loss|wer|cer|error|perplexity|ppl|mse|mae|rmse", re.I)
@@ -41,52 +55,204 @@ class Series:
 
     ``steps`` are optimizer steps (or epochs when the run's x unit is epochs),
     ``epochs`` the (possibly fractional) epoch at each point when known.
+
+    The three columns are float sequences of one of two kinds: ``array('d')``
+    (small files, read without numpy so that ``ftdiag analyze`` on one small
+    file never imports it) or ``np.ndarray`` (large files and the pandas-based
+    readers). Both have ``len``, indexing, slicing and ``tolist()``; code that
+    needs numpy's operations (masks, arithmetic) takes :attr:`np_values` /
+    :attr:`np_steps` / :attr:`np_epochs` (a view, no copy), code that loops in
+    Python takes :meth:`values_list` / :meth:`steps_list`.
     """
 
     name: str
-    steps: np.ndarray
-    values: np.ndarray
-    epochs: np.ndarray | None = None
+    steps: Floats
+    values: Floats
+    epochs: Floats | None = None
     higher_is_better: bool = False
 
     def __len__(self) -> int:
-        return int(self.values.shape[0])
+        return len(self.values)
+
+    @property
+    def is_numpy(self) -> bool:
+        """Whether the columns are numpy arrays (else ``array('d')``)."""
+        return not isinstance(self.values, array)
+
+    # plain Python lists (exact float64 values)
+    def steps_list(self) -> list[float]:
+        return self.steps.tolist()
+
+    def values_list(self) -> list[float]:
+        return self.values.tolist()
+
+    def epochs_list(self) -> list[float] | None:
+        return None if self.epochs is None else self.epochs.tolist()
+
+    # numpy views (import numpy; no copy of an array('d'))
+    @property
+    def np_steps(self) -> np.ndarray:
+        return _np(self.steps)
+
+    @property
+    def np_values(self) -> np.ndarray:
+        return _np(self.values)
+
+    @property
+    def np_epochs(self) -> np.ndarray | None:
+        return None if self.epochs is None else _np(self.epochs)
+
+    def as_numpy(self) -> Series:
+        """The same series with numpy columns."""
+        if self.is_numpy:
+            return self
+        return replace(self, steps=self.np_steps, values=self.np_values, epochs=self.np_epochs)
 
     @property
     def finite(self) -> Series:
         """The same series without NaN/inf points."""
-        mask = np.isfinite(self.values)
-        if mask.all():
+        if self.is_numpy:
+            import numpy as np
+
+            mask = np.isfinite(self.values)
+            if mask.all():
+                return self
+            return replace(
+                self,
+                steps=self.np_steps[mask],
+                values=self.np_values[mask],
+                epochs=None if self.epochs is None else self.np_epochs[mask],  # type: ignore[index]
+            )
+        vals = self.values.tolist()
+        keep = [i for i, v in enumerate(vals) if math.isfinite(v)]
+        if len(keep) == len(vals):
             return self
+        steps, epochs = self.steps, self.epochs
         return replace(
             self,
-            steps=self.steps[mask],
-            values=self.values[mask],
-            epochs=None if self.epochs is None else self.epochs[mask],
+            steps=array("d", [steps[i] for i in keep]),
+            values=array("d", [vals[i] for i in keep]),
+            epochs=None if epochs is None else array("d", [epochs[i] for i in keep]),
         )
 
     @property
     def n_nonfinite(self) -> int:
-        return int((~np.isfinite(self.values)).sum())
+        if self.is_numpy:
+            import numpy as np
+
+            return int((~np.isfinite(self.values)).sum())
+        return sum(1 for v in self.values.tolist() if not math.isfinite(v))
+
+    @property
+    def first_nonfinite_step(self) -> float | None:
+        """The step of the first NaN/inf value, None when every value is finite."""
+        if self.is_numpy:
+            import numpy as np
+
+            bad = ~np.isfinite(self.values)
+            return float(self.steps[int(np.argmax(bad))]) if bad.any() else None
+        for st, v in zip(self.steps.tolist(), self.values.tolist(), strict=True):
+            if not math.isfinite(v):
+                return float(st)
+        return None
+
+    def epoch_points(self) -> tuple[Floats, Floats]:
+        """(steps, epochs) where the epoch is a finite number (empty when unknown)."""
+        if self.epochs is None:
+            return array("d"), array("d")
+        if self.is_numpy:
+            import numpy as np
+
+            fin = np.isfinite(self.epochs)
+            if fin.all():
+                return self.steps, self.epochs
+            return self.np_steps[fin], self.np_epochs[fin]  # type: ignore[index]
+        ep = self.epochs.tolist()
+        keep = [i for i, e in enumerate(ep) if math.isfinite(e)]
+        if len(keep) == len(ep):
+            return self.steps, self.epochs
+        steps = self.steps
+        return array("d", [steps[i] for i in keep]), array("d", [ep[i] for i in keep])
+
+
+def _np(x: Floats) -> np.ndarray:
+    import numpy as np
+
+    return np.asarray(x, dtype=np.float64)
+
+
+def is_plain(x: object) -> bool:
+    """A float sequence that is not numpy's (list, tuple, ``array('d')``, range)."""
+    return isinstance(x, (array, list, tuple, range))
 
 
 def make_series(
     name: str,
-    steps: Sequence[float] | np.ndarray,
-    values: Sequence[float] | np.ndarray,
-    epochs: Sequence[float] | np.ndarray | None = None,
+    steps: Sequence[float] | Floats,
+    values: Sequence[float] | Floats,
+    epochs: Sequence[float] | Floats | None = None,
     higher_is_better: bool | None = None,
     percent_to_fraction: bool = True,
 ) -> Series:
     """Build a series: sort by step, keep the last value of a repeated step,
-    and turn accuracy-like percentages (0-100) into fractions."""
+    and turn accuracy-like percentages (0-100) into fractions.
+
+    Plain sequences (lists, tuples, ``array('d')``) of up to ``PLAIN_MAX``
+    points give ``array('d')`` columns without importing numpy; numpy arrays
+    (and longer inputs) give numpy columns. The result is the same either way
+    (``tests/test_series_kinds.py``).
+    """
+    hib = metric_higher_is_better(name) if higher_is_better is None else higher_is_better
+    percent = percent_to_fraction and hib and looks_like_task_metric(name)
+    if is_plain(steps) and is_plain(values) and (epochs is None or is_plain(epochs)) and len(values) <= PLAIN_MAX:
+        s, v, e = _normalize_plain(steps, values, epochs, percent)  # type: ignore[arg-type]
+    else:
+        s, v, e = _normalize_numpy(steps, values, epochs, percent)
+    return Series(name=name, steps=s, values=v, epochs=e, higher_is_better=hib)
+
+
+def _normalize_plain(
+    steps: Sequence[float], values: Sequence[float], epochs: Sequence[float] | None, percent: bool
+) -> tuple[Floats, Floats, Floats | None]:
+    s = [float(x) for x in steps]
+    v = [float(x) for x in values]
+    e = None if epochs is None else [float(x) for x in epochs]
+    if len(s) != len(v) or (e is not None and len(e) != len(s)):
+        raise ValueError("steps, values and epochs must have the same length")
+    isfinite = math.isfinite
+    if e is not None and not all(map(isfinite, e)):
+        # an epoch that is not a finite number (a damaged log) is unknown
+        e = [x if isfinite(x) else _NAN for x in e]
+    if not all(map(isfinite, s)):
+        keep = [i for i, x in enumerate(s) if isfinite(x)]
+        s, v = [s[i] for i in keep], [v[i] for i in keep]
+        e = None if e is None else [e[i] for i in keep]
+    if any(b <= a for a, b in zip(s, s[1:], strict=False)):
+        # stable sort, then keep the last occurrence of each step (a resumed
+        # or re-logged step replaces the earlier value)
+        order = sorted(range(len(s)), key=s.__getitem__)
+        last = [i for k, i in enumerate(order) if k + 1 == len(order) or s[order[k + 1]] != s[i]]
+        s, v = [s[i] for i in last], [v[i] for i in last]
+        e = None if e is None else [e[i] for i in last]
+    if percent:
+        fin = [x for x in v if isfinite(x)]
+        if fin and 1.0 < max(fin) <= 100.0 and min(fin) >= 0.0:
+            v = [x / 100.0 for x in v]
+    return array("d", s), array("d", v), None if e is None else array("d", e)
+
+
+def _normalize_numpy(
+    steps: Sequence[float] | Floats, values: Sequence[float] | Floats, epochs: Sequence[float] | Floats | None,
+    percent: bool,
+) -> tuple[Floats, Floats, Floats | None]:
+    import numpy as np
+
     s = np.asarray(steps, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     e = None if epochs is None else np.asarray(epochs, dtype=np.float64)
     if s.shape != v.shape or (e is not None and e.shape != s.shape):
         raise ValueError("steps, values and epochs must have the same length")
     if e is not None and not np.isfinite(e).all():
-        # an epoch that is not a finite number (a damaged log) is unknown;
         # all finite: no copy (series of one log share its epoch column)
         e = np.where(np.isfinite(e), e, np.nan)
     keep = np.isfinite(s)
@@ -94,8 +260,6 @@ def make_series(
         s, v = s[keep], v[keep]
         e = None if e is None else e[keep]
     if s.size and np.any(np.diff(s) <= 0):
-        # stable sort, then keep the last occurrence of each step (a resumed
-        # or re-logged step replaces the earlier value)
         order = np.argsort(s, kind="stable")
         s, v = s[order], v[order]
         e = None if e is None else e[order]
@@ -103,12 +267,11 @@ def make_series(
         last[:-1] = s[1:] != s[:-1]
         s, v = s[last], v[last]
         e = None if e is None else e[last]
-    hib = metric_higher_is_better(name) if higher_is_better is None else higher_is_better
-    if percent_to_fraction and hib and looks_like_task_metric(name):
+    if percent:
         fin = v[np.isfinite(v)]
         if fin.size and fin.max() > 1.0 and fin.max() <= 100.0 and fin.min() >= 0.0:
             v = v / 100.0
-    return Series(name=name, steps=s, values=v, epochs=e, higher_is_better=hib)
+    return s, v, e
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,11 +321,10 @@ class Run:
             return self.last_step
         best: float | None = None
         for s in self.series().values():
-            if s.epochs is not None and s.epochs.size:
-                fin = s.epochs[np.isfinite(s.epochs)]
-                if fin.size:
-                    m = float(fin.max())
-                    best = m if best is None else max(best, m)
+            ep = s.epoch_points()[1]
+            if len(ep):
+                m = fmax(ep)
+                best = m if best is None else max(best, m)
         if best is None and self.steps_per_epoch:
             best = self.last_step / self.steps_per_epoch
         return best
@@ -177,8 +339,7 @@ class Run:
 def epoch_at(run: Run, step: float) -> float | None:
     """The epoch reached at ``step``, interpolated from the run's epoch data
     (None when unknown, or not a finite number in a damaged log)."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        e = _epoch_at(run, step)
+    e = _epoch_at(run, step)
     return e if e is not None and math.isfinite(e) else None
 
 
@@ -186,18 +347,52 @@ def _epoch_at(run: Run, step: float) -> float | None:
     if run.x_unit == "epoch":
         return step
     for s in run.series().values():
-        if s.epochs is not None and s.epochs.size >= 1:
-            fin = np.isfinite(s.epochs)
-            if fin.sum() >= 1:
-                xs, ys = s.steps[fin], s.epochs[fin]
-                if xs.size == 1:
-                    return float(ys[0] * step / xs[0]) if xs[0] else None
-                return float(np.interp(step, xs, ys, left=np.nan, right=np.nan)) if (
-                    xs[0] <= step <= xs[-1]
-                ) else float(step * ys[-1] / xs[-1])
+        xs, ys = s.epoch_points()
+        if len(xs) >= 1:
+            x0, xe, ye = float(xs[0]), float(xs[-1]), float(ys[-1])
+            if len(xs) == 1:
+                return fdiv(float(ys[0]) * step, x0) if x0 else None
+            return interp(step, xs, ys) if x0 <= step <= xe else fdiv(step * ye, xe)
     if run.steps_per_epoch:
         return step / run.steps_per_epoch
     return None
+
+
+def fmax(x: Floats) -> float:
+    """The largest value of a column (NaN-free)."""
+    return float(x.max()) if not isinstance(x, array) else max(x)
+
+
+def fdiv(a: float, b: float) -> float:
+    """``a / b`` as IEEE (and numpy) divides: inf or NaN for ``b == 0``, no exception."""
+    if b == 0.0:
+        if a != a or a == 0.0:
+            return _NAN
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def interp(x: float, xp: Sequence[float] | Floats, fp: Sequence[float] | Floats) -> float:
+    """``numpy.interp(x, xp, fp)`` for one ``x`` (ascending ``xp``, at least one
+    point), the same arithmetic and the same special cases, in Python."""
+    n = len(xp)
+    if x != x:
+        return x
+    if x < xp[0]:
+        return float(fp[0])
+    if x > xp[n - 1]:
+        return float(fp[n - 1])
+    j = bisect_right(xp, x) - 1
+    if j >= n - 1 or xp[j] == x:
+        return float(fp[j])
+    x0, x1, y0, y1 = float(xp[j]), float(xp[j + 1]), float(fp[j]), float(fp[j + 1])
+    slope = fdiv(y1 - y0, x1 - x0)
+    y = slope * (x - x0) + y0
+    if y != y:  # numpy: "if we get nan in one direction, try the other"
+        y = slope * (x - x1) + y1
+        if y != y and y0 == y1:
+            y = y0
+    return y
 
 
 def is_finite_number(x: Any) -> bool:

@@ -114,8 +114,9 @@ def plottable(v: float) -> bool:
 
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
     f = s.finite
-    keep = (np.abs(f.steps) < PLOTTABLE) & (np.abs(f.values) < PLOTTABLE)
-    return (f.steps, f.values) if keep.all() else (f.steps[keep], f.values[keep])
+    x, y = f.np_steps, f.np_values
+    keep = (np.abs(x) < PLOTTABLE) & (np.abs(y) < PLOTTABLE)
+    return (x, y) if keep.all() else (x[keep], y[keep])
 
 
 def steps_per_epoch(run: Run) -> float | None:
@@ -125,12 +126,13 @@ def steps_per_epoch(run: Run) -> float | None:
     if run.steps_per_epoch:
         return float(run.steps_per_epoch)
     for s in run.series().values():
-        if s.epochs is None:
+        ep = s.np_epochs
+        if ep is None:
             continue
-        ok = np.isfinite(s.epochs) & (s.epochs > 0)
+        ok = np.isfinite(ep) & (ep > 0)
         if ok.any():
             i = int(np.flatnonzero(ok)[-1])
-            return float(s.steps[i] / s.epochs[i])
+            return float(s.steps[i] / ep[i])
     n_ep = run.hyperparameters.n_epochs
     if run.platform == "openai" and n_ep:
         # an OpenAI results file covers the whole job, so its steps split evenly into n_epochs
@@ -140,7 +142,7 @@ def steps_per_epoch(run: Run) -> float | None:
 
 def loss_is_log(run: Run) -> bool:
     """A log axis when every loss value is positive and they span more than a decade."""
-    vals = [s.finite.values for s in (run.train_loss, run.val_loss) if s is not None and len(s.finite)]
+    vals = [s.finite.np_values for s in (run.train_loss, run.val_loss) if s is not None and len(s.finite)]
     if not vals:
         return False
     v = np.concatenate(vals)
@@ -152,7 +154,7 @@ def _is_percent(s: Series | None) -> bool:
     """An accuracy-like metric stored as a fraction: shown in percent."""
     if s is None:
         return False
-    vals = s.finite.values
+    vals = s.finite.np_values
     in_range = vals.size > 0 and float(vals.min()) >= 0 and float(vals.max()) <= 1
     return in_range and w.is_fraction_metric(s.name, s.higher_is_better)
 
@@ -161,7 +163,7 @@ def _draw_series(ax: Axes, s: Series, colour: str, label: str, smoothing: float)
     x, y = _finite(s)
     if x.size == 0:
         return
-    sm = ema_debiased(y, smoothing) if smoothing > 0 else y
+    sm = np.asarray(ema_debiased(y, smoothing)) if smoothing > 0 else y
     rx, ry = _thin(x, y)
     few = x.size <= 60
     ax.plot(
@@ -379,7 +381,7 @@ def sweep_curves_figure(results: Sequence[RunResult], smoothing: float = DEFAULT
         end = max(r.run.last_step, 1e-12)
         xs = x / end if progress else x
         colour = SWEEP_COLOURS[i % len(SWEEP_COLOURS)]
-        sm = ema_debiased(y, smoothing) if smoothing > 0 else y
+        sm = np.asarray(ema_debiased(y, smoothing)) if smoothing > 0 else y
         rx, ry = _thin(xs, y)
         ax.plot(rx, ry, color=colour, alpha=0.25, linewidth=0.7, label="_raw")
         sx, sy = _thin(xs, sm)
