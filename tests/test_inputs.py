@@ -37,6 +37,18 @@ def test_directory_walk_names_runs_by_relative_path(tmp_path: Path) -> None:
     assert names(tmp_path) == ["a/training.log", "b/deep/step_metrics.csv"]
 
 
+def test_documents_quoting_log_lines_are_not_runs_in_a_walk(tmp_path: Path) -> None:
+    # a README quoting a console log, and an earlier ftdiag report, beside a run
+    quoted = "".join(f"{{'loss': {2.0 - i / 10}, 'learning_rate': 5e-05, 'epoch': {i / 10}}}\n" for i in range(1, 9))
+    (tmp_path / "README.md").write_text("# how we trained\n\n```\n" + quoted + "```\n")
+    (tmp_path / "notes.rst").write_text("Log\n===\n\n" + quoted)
+    (tmp_path / "report.html").write_text("<pre>" + quoted + "</pre>")
+    (tmp_path / "training.log").write_text(KERAS)
+    assert names(tmp_path) == ["training.log"]
+    # named explicitly, a document is still read: the user asked for it
+    assert len(names(tmp_path / "README.md")) == 1
+
+
 def test_explicit_unknown_file_is_an_error_but_walked_one_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello\n")
     runs, errors = read_inputs([str(tmp_path / "notes.txt")])

@@ -133,10 +133,10 @@ def test_compare_a_folder_without_any_log_is_exit_2(tmp_path: Path, fmt: str) ->
     """Found by the fuzzer: compare answered nothing, exit 0, where analyze says why."""
     (tmp_path / "runs" / "r0").mkdir(parents=True)
     (tmp_path / "runs" / "notes.txt").write_text("some notes\n")
-    (tmp_path / "runs" / "r0" / "README.md").write_text("# a run\n")
+    (tmp_path / "runs" / "r0" / "README.md").write_text("# a run\n")  # a document: not even looked at
     r = invoke("compare", str(tmp_path / "runs"), "--format", fmt, "--jobs", "1")
     assert r.exit_code == 2, r.output
-    assert r.stderr.startswith(f"ftdiag: error: {tmp_path / 'runs'}: no training log found in this directory (2 file(s)")
+    assert r.stderr.startswith(f"ftdiag: error: {tmp_path / 'runs'}: no training log found in this directory (1 file(s)")
     if fmt == "json":
         assert json.loads(r.stdout)["errors"][0]["source"] == str(tmp_path / "runs")
 

@@ -41,9 +41,13 @@ from .formats._names import assign_roles
 from .mapping import ColumnMapping, apply_mapping
 from .run import Run, Series
 
-# never logs: skipped by extension during a directory walk (explicit paths are always read)
+# never logs: skipped by extension during a directory walk (explicit paths are always read).
+# Documents (.md, .rst, .html) are skipped too: a README that quotes a few log
+# lines, or an earlier ftdiag report, is not a run; code and data suffixes are
+# not (logs are saved as .py, .txt or .rb in real repositories).
 SKIP_SUFFIXES = frozenset(
     {
+        ".md", ".markdown", ".rst", ".html", ".htm", ".css",
         ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".svg", ".ico", ".pdf",
         ".mp4", ".avi", ".mov", ".wav", ".mp3", ".flac", ".pt", ".pth", ".ckpt", ".bin",
         ".safetensors", ".h5", ".hdf5", ".keras", ".onnx", ".tflite", ".pb", ".pkl", ".pickle",
