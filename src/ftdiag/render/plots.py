@@ -523,32 +523,39 @@ def figure_bytes(fig: Figure, fmt: str, dpi: int = DPI) -> bytes:
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    meta: dict[str, Any]
+    canvas = FigureCanvasAgg(fig)
     if fmt == "png":
-        meta = {"Software": None}
-    elif fmt == "svg":
-        meta = {"Date": None, "Creator": None}
-    else:
+        # drawn straight into Agg's pixel buffer and encoded once (savefig would
+        # encode a full-colour PNG that _small_png then decodes and encodes again:
+        # a fifth of a report's time went to that)
+        old_dpi, old_face = fig.get_dpi(), fig.get_facecolor()
+        try:
+            fig.set_dpi(dpi)
+            fig.set_facecolor("white")
+            canvas.draw()
+            return _small_png(canvas.get_width_height(), canvas.buffer_rgba(), dpi)
+        finally:
+            fig.set_dpi(old_dpi)
+            fig.set_facecolor(old_face)
+    if fmt != "svg":
         raise ValueError(fmt)
+    buf = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "ftdiag", "svg.fonttype": "path"}):
-        fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, facecolor="white")
-    if fmt == "png":
-        return _small_png(buf.getvalue(), dpi)
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None, "Creator": None}, facecolor="white")
     return buf.getvalue()
 
 
-def _small_png(data: bytes, dpi: int) -> bytes:
-    """The same picture in a 256-colour palette: a third of the size, no visible change
-    (plots use a handful of colours plus their anti-aliasing ramps). Pillow comes with
-    matplotlib; it writes no dates either."""
+def _small_png(size: tuple[int, int], rgba: Any, dpi: int) -> bytes:
+    """The picture in a 256-colour palette: a third of the size of a full-colour
+    PNG, no visible change (plots use a handful of colours plus their
+    anti-aliasing ramps). Pillow comes with matplotlib; it writes no dates.
+    Not ``optimize``: files 8% smaller for a third more time per plot."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as im:
-        q = im.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    im = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1)
+    q = im.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     out = io.BytesIO()
-    q.save(out, format="PNG", optimize=True, dpi=(dpi, dpi))
+    q.save(out, format="PNG", dpi=(dpi, dpi))
     return out.getvalue()
 
 
