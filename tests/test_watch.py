@@ -18,7 +18,8 @@ from click.testing import CliRunner
 import ftdiag
 from conftest import ROOT, SAMPLES
 from ftdiag.cli import cli
-from ftdiag.watch import Watcher, complete_prefix, describe
+from ftdiag.hyperparams import Hyperparameters
+from ftdiag.watch import Watcher, complete_prefix, describe, watch
 
 # a writer that appends a file in pieces, cutting every line in two with a
 # flush (and a pause) in between, as a trainer's CSV logger does when caught
@@ -101,6 +102,30 @@ def test_exit_on_overfit_exits_1_while_the_writer_goes_on(tmp_path: Path) -> Non
     assert VERDICT_LINE.match(last) and "OVERFIT" in last
     assert re.search(r"overfitting since epoch [\d,]+: validation val_loss up \d+% from its best", last)
     assert "reached overfit" in r.stderr
+
+
+def test_exit_on_ignores_a_verdict_resting_on_one_or_two_validation_points(tmp_path: Path) -> None:
+    """With hyperparameters known, two epochs get a weak verdict (few_points model): told,
+    but it must not stop a training run; the third epoch's curve verdict does."""
+    rows = (SAMPLES / "reference_overfit.csv").read_text().splitlines(keepends=True)
+    dst = tmp_path / "training.log"
+    hp = Hyperparameters(learning_rate_multiplier=2.0, n_examples=800, batch_size=8, n_epochs=2)
+    ticks = iter(range(10_000))
+
+    def follow(n_rows: int) -> tuple[int, list[str | None]]:
+        dst.write_text("".join(rows[: n_rows + 1]))
+        events: list[str | None] = []
+        out = watch(dst, lambda e: events.append(e.label), interval=1, idle_timeout=3, exit_on={"overfit", "underfit", "good_fit"},
+                    hyperparameters=hp, sleep=lambda s: None, clock=lambda: float(next(ticks)))
+        return out.status, events
+
+    status, events = follow(2)
+    weak = ftdiag.analyze(dst, hyperparameters=hp)
+    assert "few_validation_points" in {f.name for f in weak.findings}
+    assert events and events[-1] in {"overfit", "underfit", "good_fit"}  # told
+    assert status == 0  # but not acted on
+    status, events = follow(len(rows) - 1)
+    assert status == 1 and events[-1] == "overfit"
 
 
 def test_follows_trainer_state_rewritten_at_each_save(tmp_path: Path) -> None:

@@ -391,7 +391,8 @@ def report(paths: tuple[str, ...], output: str | None, fmt: str | None, no_plots
 @click.argument("path")
 @click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between checks of the file.")
 @click.option("--idle-timeout", type=float, metavar="SECONDS", help="Stop when the file has not changed for this long.")
-@click.option("--exit-on", "exit_on", metavar="LABELS", help="Exit 1 as soon as a run gets one of these labels (comma list).")
+@click.option("--exit-on", "exit_on", metavar="LABELS", help="Exit 1 as soon as a run gets one of these labels (comma list); "
+              "a verdict resting on fewer than 3 validation points never triggers it.")
 @click.option("--input-format", "input_format", help="Skip detection and read with this reader (see 'ftdiag formats').")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True,
               help="jsonl: one JSON object per verdict change.")

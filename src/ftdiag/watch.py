@@ -183,6 +183,10 @@ class Watcher:
         # labels near the decision boundaries, and each flip is not news
         self.confirm = max(1, confirm)
         self.labels: dict[str, str] = {}  # announced, by run
+        # runs whose latest verdict rests on fewer than 3 validation points (a
+        # weak verdict from the amount of training, not from the curve): told,
+        # but never a reason for --exit-on to stop a training run
+        self.weak: set[str] = set()
         self._pending: dict[str, tuple[Event, int]] = {}
         self.results: list[RunResult] = []
         self.last_error: FtdiagError | None = None
@@ -218,10 +222,12 @@ class Watcher:
             if sig.ino != old.ino:
                 events.append(Event("note", f"{self.display} was replaced; reading the new file"))
                 self.labels.clear()
+                self.weak.clear()
                 self._pending.clear()
             elif sig.size < old.size:
                 events.append(Event("note", f"{self.display} was truncated; reading it again from the start"))
                 self.labels.clear()
+                self.weak.clear()
                 self._pending.clear()
         events.extend(self._read(sig))
         return events
@@ -277,6 +283,10 @@ class Watcher:
                 f"(confidence {r.confidence:.2f}): {describe(r)}"
             )
             event = Event("verdict", msg, r.label, r.run.name, step, r.confidence)
+            if any(f.name == "few_validation_points" for f in r.findings):
+                self.weak.add(key)
+            else:
+                self.weak.discard(key)
             if self.labels.get(key) == r.label:
                 self._pending.pop(key, None)
                 continue
@@ -316,6 +326,11 @@ def _last(w: Watcher) -> str:
         return ""
     parts = [f"{r.label.replace('_', ' ')} at {r.run.x_unit} {_fmt_step(r.features.last_step)}" for r in w.results]
     return f" (last verdict: {'; '.join(parts)})"
+
+
+def _reached(w: Watcher, exit_on: Collection[str]) -> list[str]:
+    """The --exit-on labels announced for some run, leaving out weak verdicts."""
+    return sorted({lab for key, lab in w.labels.items() if lab in exit_on and key not in w.weak})
 
 
 def watch(
@@ -358,13 +373,13 @@ def _loop(
             emit(e)
         if w.changed:
             last_change = clock()
-        reached = sorted({lab for lab in w.labels.values() if lab in exit_on})
+        reached = _reached(w, exit_on)
         if reached:
             return WatchOutcome(1, f"reached {', '.join(reached)} (--exit-on)", w.results)
         if idle_timeout is not None and clock() - last_change >= idle_timeout:
             for e in w._settle():  # quiet for good: a verdict waiting for a second read is final
                 emit(e)
-            reached = sorted({lab for lab in w.labels.values() if lab in exit_on})
+            reached = _reached(w, exit_on)
             if reached:
                 return WatchOutcome(1, f"reached {', '.join(reached)} (--exit-on)", w.results)
             if not w.labels and w.last_error is not None:
