@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -65,6 +66,21 @@ def test_analyze_small_files_loads_nothing_heavy() -> None:
     assert loaded == [], (
         "imported at start-up: import these inside the function that needs them "
         "(numpy.ma comes from np.median / np.unique: use ftdiag.features.median, set())"
+    )
+
+
+# the readers whose small files are read, judged and reported without numpy
+NUMPY_FREE = ("openai_*.csv",)
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "text"])
+def test_small_files_are_analyzed_without_numpy(fmt: str) -> None:
+    files = sorted(str(p) for pattern in NUMPY_FREE for p in SAMPLES.glob(pattern))
+    assert len(files) >= 3
+    loaded = loaded_by("analyze", *files, "--format", fmt, heavy=HEAVY + ("numpy",))
+    assert loaded == [], (
+        "numpy imported on the small-file path: keep small series in array('d') columns "
+        "(see ftdiag.run.Series) and import numpy inside the functions that need it"
     )
 
 

@@ -22,14 +22,14 @@ def same_table(a: Table, b: Table) -> None:
     assert a.n_rows == b.n_rows
     assert list(a.columns) == list(b.columns)
     for name in a.columns:
-        x, y = a.columns[name], b.columns[name]
+        x, y = a.col(name), b.col(name)  # numpy views of either kind of column
         assert x.dtype == y.dtype == np.float64
         # bit for bit, NaN where NaN
         assert np.array_equal(x, y, equal_nan=True), name
         assert np.array_equal(np.signbit(x), np.signbit(y)), name
     assert list(a.empty) == list(b.empty)
     for name in a.empty:
-        assert np.array_equal(a.empty[name], b.empty[name]), name
+        assert np.array_equal(a.empty_mask(name), b.empty_mask(name)), name
 
 
 def both(path: Path, track_empty: bool = False) -> tuple[Table | None, Table]:

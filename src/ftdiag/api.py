@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import __version__
 from . import hyperparams as hpm
 from .advice import Recommendation, recommend
@@ -119,9 +117,9 @@ def analyze_run(run: Run, hyperparameters: Hyperparameters | None = None) -> Run
     if hyperparameters is not None:
         run = run.with_hyperparameters(run.hyperparameters.merged(hyperparameters))
     # damaged logs hold values (1e308, inf) whose arithmetic overflows: the
-    # stages handle non-finite results; numpy's warnings would only reach the
-    # user's terminal as noise
-    with np.errstate(all="ignore"), warnings.catch_warnings():
+    # stages handle non-finite results; numpy's warnings (RuntimeWarning, on
+    # long series) would only reach the user's terminal as noise
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         feats = compute(run)
         diag = diagnose(run, feats)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, make_series
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 def series_from_points(
@@ -33,6 +34,8 @@ def series_from_points(
     unit: str = "step",
 ) -> tuple[Series, list[str]]:
     """A series, plus warnings about repeated or out-of-order steps and NaN/inf."""
+    import numpy as np
+
     s = np.asarray(steps, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     warnings: list[str] = []
@@ -62,6 +65,8 @@ def series_from_points(
 def join_sessions(
     steps: np.ndarray, values: np.ndarray, display: str, name: str
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    import numpy as np
+
     with np.errstate(all="ignore"):  # absurd steps may overflow: that is the data, not a warning
         return _join_sessions(steps, values, display, name)
 
@@ -79,6 +84,8 @@ def _join_sessions(
     later ones shifted past the earlier ones' last step. Otherwise the run was
     *restarted from scratch* and only the last session is kept.
     """
+    import numpy as np
+
     n = steps.shape[0]
     if n < 2:
         return steps, values, []

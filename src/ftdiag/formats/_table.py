@@ -17,19 +17,23 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import math
 import os
 import re
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
-
-import numpy as np
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InputError
 from . import _source
 from ._source import Source
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from ..run import Floats
 
 DELIMITERS = ",;\t|"
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+(?:e[-+]?\d+)?$")
@@ -37,20 +41,63 @@ _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+(?:e[-+]?\d+)?$")
 
 @dataclass
 class Table:
+    """Float64 columns by name: ``array('d')`` from the csv path (no numpy),
+    numpy arrays from the pandas fast path. :meth:`col` gives a numpy view of
+    either; :meth:`column` the column as stored."""
+
     header: list[str]
-    columns: dict[str, np.ndarray]
+    columns: Mapping[str, Floats]
     n_rows: int
     warnings: list[str] = field(default_factory=list)
     text_columns: dict[str, list[str]] = field(default_factory=dict)
-    # per column, True where the cell was empty (only with ``track_empty``):
-    # tells a sparse row's blank cell from a logged ``nan``
-    empty: dict[str, np.ndarray] = field(default_factory=dict)
+    # per column, true where the cell was empty (only with ``track_empty``):
+    # tells a sparse row's blank cell from a logged ``nan``; array('b') from
+    # the csv path, a numpy bool array from the fast path
+    empty: dict[str, Any] = field(default_factory=dict)
 
     def col(self, name: str) -> np.ndarray:
+        """The column as a numpy array (imports numpy; no copy)."""
+        import numpy as np
+
+        return np.asarray(self.columns[name], dtype=np.float64)
+
+    def column(self, name: str) -> Floats:
+        """The column as stored (``array('d')`` or numpy)."""
         return self.columns[name]
 
+    def empty_mask(self, name: str) -> np.ndarray:
+        """True where the column's cell was empty, as a numpy bool array."""
+        import numpy as np
+
+        return np.asarray(self.empty[name], dtype=bool)
+
     def has(self, name: str) -> bool:
-        return name in self.columns and bool(np.isfinite(self.columns[name]).any())
+        if name not in self.columns:
+            return False
+        col = self.columns[name]
+        if isinstance(col, array):
+            return any(map(math.isfinite, col))
+        import numpy as np
+
+        return bool(np.isfinite(col).any())
+
+    def points(self, x: str, y: str) -> tuple[Floats, Floats]:
+        """(x, y) of the rows where ``y`` has a cell: not empty (with
+        ``track_empty``), else not NaN (a logged inf is kept)."""
+        xs, ys = self.columns[x], self.columns[y]
+        if isinstance(ys, array):
+            blank = self.empty.get(y)
+            if blank is not None:
+                keep = [i for i, b in enumerate(blank) if not b]
+            else:
+                keep = [i for i, v in enumerate(ys) if v == v]
+            if len(keep) == len(ys):
+                return xs, ys
+            return array("d", [xs[i] for i in keep]), array("d", [ys[i] for i in keep])
+        import numpy as np
+
+        mask = ~np.asarray(self.empty[y], dtype=bool) if y in self.empty else ~np.isnan(ys)
+        return np.asarray(xs)[mask], ys[mask]
 
 
 def sniff_delimiter(first_line: str) -> str:
@@ -190,15 +237,15 @@ def parse_lines(
             f"{display}: skipped {len(bad_rows)} row(s) with the wrong number of fields "
             f"(expected {width}): line {shown}{more}"
         )
-    columns: dict[str, np.ndarray] = {}
+    columns: dict[str, Floats] = {}
     for h, col in zip(header, cells, strict=True):
         # a repeated column name: the last column of that name wins
-        columns[h] = np.frombuffer(col, dtype=np.float64) if len(col) else np.empty(0)
+        columns[h] = col
     text_columns = {header[i]: v for i, v in texts.items()}
-    empty: dict[str, np.ndarray] = {}
+    empty: dict[str, Any] = {}
     if track_empty:
         for h, b in zip(header, blanks, strict=True):
-            empty[h] = np.frombuffer(b, dtype=np.int8).astype(bool) if len(b) else np.empty(0, dtype=bool)
+            empty[h] = b
     return Table(
         header=header, columns=columns, n_rows=n, warnings=warnings, text_columns=text_columns, empty=empty
     )
@@ -228,17 +275,25 @@ def fast_worthwhile(size: int) -> bool:
     if size >= FAST_MIN_BYTES:
         return True
     return size >= FAST_MIN_BYTES_PANDAS_LOADED and "pandas" in sys.modules
-def order_warning(display: str, steps: np.ndarray, what: str = "step") -> str | None:
+def order_warning(display: str, steps: Floats, what: str = "step") -> str | None:
     """A warning when ``steps`` repeat or go backwards (resumed jobs,
     concatenated files, multi-process writers); None when they ascend."""
-    fin = steps[np.isfinite(steps)]
-    if fin.size < 2:
+    if isinstance(steps, array):
+        fin = [x for x in steps if math.isfinite(x)]
+        if all(b > a for a, b in zip(fin, fin[1:], strict=False)):
+            return None
+    else:  # a large file's numpy column: the usual answer (ascending) at numpy speed
+        import numpy as np
+
+        f = steps[np.isfinite(steps)]
+        if (np.diff(f) > 0).all():
+            return None
+        fin = f.tolist()
+    if len(fin) < 2:
         return None
-    d = np.diff(fin)
-    if (d > 0).all():
-        return None
-    first = int(np.argmax(d <= 0)) + 1  # index of the first offending row (0-based data row)
-    n_rep = int(fin.size - np.unique(fin).size)
+    # index of the first offending row (0-based data row)
+    first = next(i for i in range(1, len(fin)) if fin[i] <= fin[i - 1])
+    n_rep = len(fin) - len(set(fin))
     return (
         f"{display}: the {what} column repeats or goes backwards ({n_rep} repeated value(s); "
         f"first at data row {first + 1}, {what} {fin[first]:g} after {fin[first - 1]:g}): "
@@ -355,6 +410,7 @@ def fast_table(source: Source, track_empty: bool = False) -> Table | None:
     if n_lines is None or n_lines < 2:
         return None
     try:
+        import numpy as np
         import pandas as pd
 
         kw: dict[str, object] = {}

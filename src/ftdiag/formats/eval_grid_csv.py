@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from ..errors import InputError, NoDataError
 from ..run import Run, Series, looks_like_task_metric, make_series
 from . import Reader
@@ -65,6 +63,8 @@ def sniff(source: Source) -> float:
 
 
 def read(source: Source) -> list[Run]:
+    import numpy as np
+
     found = _split_column(source)
     if found is None:
         raise InputError(

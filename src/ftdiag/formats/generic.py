@@ -22,9 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, NoDataError
 from ..mapping import apply_mapping
@@ -36,6 +34,9 @@ from ._json import loads as load_json
 from ._names import assign_roles, parse_name
 from ._source import Source
 from ._table import header_of, read_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 STEP_NAMES = (
     "step", "global_step", "steps", "iteration", "iterations", "iter", "it", "_step",
@@ -158,11 +159,15 @@ class _Columns:
         self.n_rows += 1
 
     def dense(self, name: str) -> np.ndarray:
+        import numpy as np
+
         out = np.full(self.n_rows, np.nan)
         out[np.asarray(self.rows[name], dtype=np.int64)] = self.values[name]
         return out
 
     def present(self, name: str) -> np.ndarray:
+        import numpy as np
+
         out = np.zeros(self.n_rows, dtype=bool)
         out[np.asarray(self.rows[name], dtype=np.int64)] = True
         return out
@@ -210,6 +215,8 @@ def _from_json(source: Source) -> _Columns:
 
 
 def _from_table(source: Source, warnings: list[str]) -> _Columns:
+    import numpy as np
+
     t = read_table(source, track_empty=True)
     warnings.extend(t.warnings)
     cols = _Columns()
@@ -217,7 +224,7 @@ def _from_table(source: Source, warnings: list[str]) -> _Columns:
     for h in t.header:
         if h not in t.columns:
             continue
-        present = ~t.empty[h]
+        present = ~t.empty_mask(h)
         v = t.col(h)
         # a text column (model names, split labels) is not a metric (nor is a
         # column with no finite value at all: nothing in it can be judged)
@@ -233,6 +240,8 @@ def _from_table(source: Source, warnings: list[str]) -> _Columns:
 
 
 def _axis(cols: _Columns, warnings: list[str], display: str) -> tuple[np.ndarray, np.ndarray | None, str, set[str]]:
+    import numpy as np
+
     low = {k.lower(): k for k in cols.order}
     step = next((low[n] for n in STEP_NAMES if n in low), None)
     epoch = next((low[n] for n in EPOCH_NAMES if n in low), None)
@@ -252,6 +261,8 @@ def _axis(cols: _Columns, warnings: list[str], display: str) -> tuple[np.ndarray
 
 
 def read(source: Source) -> list[Run]:
+    import numpy as np
+
     warnings: list[str] = []
     text = source.head_text.lstrip()
     if not text:

@@ -8,8 +8,6 @@ epochs, and the last occurrence wins (with a warning).
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import InputError, NoDataError
 from ..run import Run, Series, make_series
 from . import Reader
@@ -46,6 +44,8 @@ def _task_metric(t: Table) -> str | None:
 
 
 def read(source: Source) -> list[Run]:
+    import numpy as np
+
     t = read_table(source)
     warnings = list(t.warnings)
     if not _is_keras(t.header if t.header[0] != "__index__" else [""] + t.header[1:]):

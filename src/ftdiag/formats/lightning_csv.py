@@ -25,8 +25,7 @@ epoch. A ``hparams.yaml`` beside the file supplies hyperparameters.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, NoDataError
 from ..features import theil_sen
@@ -38,6 +37,9 @@ from ._names import assign_roles, parse_name
 from ._source import Source
 from ._table import header_of, read_table
 from ._yaml import parse_simple_yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 def sniff(source: Source) -> float:
@@ -57,6 +59,8 @@ def _epoch_geometry(ep: np.ndarray, st: np.ndarray) -> tuple[dict[float, float],
     (Theil-Sen) slope of those last steps against the epoch, so that a stray
     row (a validation run after training) or training rows logged only every
     ``log_every_n_steps`` do not bias it."""
+    import numpy as np
+
     ok = np.isfinite(ep) & np.isfinite(st)
     last: dict[float, float] = {}
     for e, s in zip(ep[ok].tolist(), st[ok].tolist(), strict=True):
@@ -78,6 +82,8 @@ def load_hparams(path: Path) -> Hyperparameters:
 
 
 def read(source: Source) -> list[Run]:
+    import numpy as np
+
     t = read_table(source, track_empty=True)
     if "epoch" not in t.columns or "step" not in t.columns:
         raise InputError(source.display, "expected a Lightning metrics.csv header with 'epoch' and 'step'", where="line 1")
@@ -102,7 +108,7 @@ def read(source: Source) -> list[Run]:
     skipped_step_counter: list[str] = []
     for c in columns:
         nm = parse_name(c)
-        mask = ~t.empty[c] & np.isfinite(st)
+        mask = ~t.empty_mask(c) & np.isfinite(st)
         if not mask.any():
             continue
         if nm.split in ("val", "test") and nm.marker == "step":

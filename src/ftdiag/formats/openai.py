@@ -16,8 +16,6 @@ import base64
 import binascii
 import re
 
-import numpy as np
-
 from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
 from ..run import Run, Series, make_series
@@ -63,11 +61,11 @@ def sniff(source: Source) -> float:
 def _series(t: Table, name: str, role_name: str | None = None) -> Series | None:
     if not t.has(name):
         return None
-    v = t.col(name)
     # empty cells (no value at this step) are left out; cells that say nan
-    # (a diverged value) and infinities are kept
-    mask = ~t.empty[name] if name in t.empty else (np.isfinite(v) | np.isinf(v))
-    return make_series(role_name or name, t.col("step")[mask], v[mask])
+    # (a diverged value) and infinities are kept (a small file's columns are
+    # array('d'), a large one's numpy: make_series keeps the kind)
+    steps, values = t.points("step", name)
+    return make_series(role_name or name, steps, values)
 
 
 def read(source: Source) -> list[Run]:
@@ -88,7 +86,7 @@ def read(source: Source) -> list[Run]:
         raise InputError(source.display, "expected an OpenAI results header (step,train_loss,...)", where="line 1")
     if t.n_rows == 0:
         raise NoDataError(source.display, "the file has a header but no rows")
-    order = order_warning(source.display, t.col("step"))
+    order = order_warning(source.display, t.column("step"))
     if order:
         warnings.append(order)
     if kind == "current":

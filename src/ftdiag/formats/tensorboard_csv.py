@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from ..errors import InputError, NoDataError
 from ..run import Run
 from . import CERTAIN, Reader
@@ -52,6 +50,8 @@ def series_name(run: str, tag: str) -> str:
 
 
 def read(source: Source) -> list[Run]:
+    import numpy as np
+
     t = read_table(source)
     if t.header[:3] != HEADER:
         raise InputError(source.display, "expected the TensorBoard CSV header 'Wall time,Step,Value'", where="line 1")

@@ -23,7 +23,7 @@ the file supplies epochs, batch size and the initial learning rate (``lr0``).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
@@ -33,6 +33,9 @@ from ._common import hyperparameters_from, require_curve, series_from_points
 from ._source import Source
 from ._table import Table, header_of, read_table
 from ._yaml import parse_simple_yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 def _is_ultralytics(cols: list[str]) -> bool:
@@ -60,6 +63,8 @@ def task_of(cols: list[str]) -> tuple[str, str | None]:
 
 
 def _summed(t: Table, prefix: str) -> tuple[str, np.ndarray, list[str]] | None:
+    import numpy as np
+
     parts = [c for c in t.header if c.startswith(prefix) and c.endswith("loss")]
     if not parts:
         return None
@@ -71,6 +76,8 @@ def _summed(t: Table, prefix: str) -> tuple[str, np.ndarray, list[str]] | None:
 
 
 def read(source: Source) -> list[Run]:
+    import numpy as np
+
     t = read_table(source)
     if not _is_ultralytics(t.header):
         raise InputError(source.display, "expected an Ultralytics results.csv header (epoch, train/..., metrics/...)", where="line 1")

@@ -17,8 +17,6 @@ with a message saying how to export what ftdiag can read.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import InputError, NoDataError
 from ..run import Run, Series
 from . import CERTAIN, LIKELY, Reader
@@ -54,6 +52,8 @@ def sniff(source: Source) -> float:
 
 
 def read(source: Source) -> list[Run]:
+    import numpy as np
+
     t = read_table(source, track_empty=True)
     if _is_table(t.header):
         metrics = [c for c in t.header if (n := parse_name(c)).is_loss or n.is_task_metric]
@@ -79,7 +79,7 @@ def read(source: Source) -> list[Run]:
         if c.endswith(("__MIN", "__MAX")):
             continue
         run_name, metric = c.rsplit(" - ", 1)
-        mask = ~t.empty[c] & np.isfinite(x)
+        mask = ~t.empty_mask(c) & np.isfinite(x)
         if not mask.any():
             continue
         s, w = series_from_points(metric, x[mask], t.col(c)[mask], source.display, unit=unit)
