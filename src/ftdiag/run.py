@@ -376,6 +376,8 @@ def interp(x: float, xp: Sequence[float] | Floats, fp: Sequence[float] | Floats)
     """``numpy.interp(x, xp, fp)`` for one ``x`` (ascending ``xp``, at least one
     point), the same arithmetic and the same special cases, in Python."""
     n = len(xp)
+    if n == 1:  # numpy: one point gives its value, whatever x (NaN too)
+        return float(fp[0])
     if x != x:
         return x
     if x < xp[0]:
