@@ -86,14 +86,20 @@ def test_byte_ranges_cover_the_file_in_whole_lines(monkeypatch: pytest.MonkeyPat
     for min_bytes in (1, 7, 100, 10**6):
         table_mod._PIECE_MIN_BYTES, old = min_bytes, table_mod._PIECE_MIN_BYTES
         try:
-            pieces = table_mod._pieces(str(p), start, size, 6)
+            ranges = table_mod._ranges(str(p), start, size, 6)
         finally:
             table_mod._PIECE_MIN_BYTES = old
-        assert pieces[0][0] == start and sum(n for _, n, _ in pieces) == size - start
-        assert sum(r for _, _, r in pieces) == 1000
+        assert ranges is not None and ranges[0][0] == start and sum(n for _, n in ranges) == size - start
         data = p.read_bytes()
-        for off, n, _ in pieces[:-1]:
-            assert data[off + n - 1 : off + n] == b"\n"  # every range ends a line
+        for (off, n), (nxt, _) in zip(ranges, ranges[1:], strict=False):
+            assert off + n == nxt and data[off + n - 1 : off + n] == b"\n"  # every range ends a line
+        # the check counts each range's lines
+        with open(p, "rb") as fh:
+            fh.seek(start)
+            ends = [off + n - start for off, n in ranges]
+            counts = table_mod._plain_ranges(fh, b",", b"\n", 2, 10**6, ends)
+        assert counts is not None and len(counts) == len(ranges) and sum(counts) == 1000
+        assert counts == [data[off : off + n].count(b"\n") for off, n in ranges[:-1]] + [counts[-1]]
     monkeypatch.setattr(table_mod, "_PIECE_MIN_BYTES", 50)  # ~200 ranges, read by threads
     monkeypatch.setattr(table_mod.os, "cpu_count", lambda: 2)
     fast, slow = both(p)

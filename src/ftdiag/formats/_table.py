@@ -31,9 +31,14 @@ from . import _source
 from ._source import Source
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import TypeAlias
+
     import numpy as np
 
     from ..run import Floats
+
+    # float64 columns by name, and their number of rows
+    _Columns: TypeAlias = tuple[dict[str, np.ndarray], int]
 
 DELIMITERS = ",;\t|"
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+(?:e[-+]?\d+)?$")
@@ -311,10 +316,16 @@ def read_table(source: Source, keep_text: tuple[str, ...] = (), track_empty: boo
     return parse_lines(source.lines(), source.display, keep_text=keep_text, track_empty=track_empty)
 
 
-def _plain_lines(fh: IO[bytes], delim: bytes, newline: bytes, width: int, max_line: int) -> int | None:
-    """The number of lines when every line holds exactly ``width - 1``
-    delimiters, no unsafe byte and at most ``max_line`` bytes, else None.
-    Reads in chunks; cheap (C-speed ``bytes.translate``, ``count``, ``rfind``)."""
+def _plain_ranges(
+    fh: IO[bytes], delim: bytes, newline: bytes, width: int, max_line: int, ends: list[int] | None = None
+) -> list[int] | None:
+    """The number of lines in each byte range of ``fh`` when every line holds
+    exactly ``width - 1`` delimiters, no unsafe byte and at most ``max_line``
+    bytes, else None. The ranges run from ``fh``'s position and end at the
+    offsets ``ends`` (relative to that position, increasing; the last is how
+    much to read); every range but the last must end a line. ``ends`` None:
+    one range, up to the end of the data. Reads at most ``_CHUNK`` bytes at a
+    time; cheap (C-speed ``bytes.translate``, ``count``, ``rfind``)."""
     # keep the delimiters, line endings and unsafe bytes (an unsafe byte then
     # breaks the repeated pattern); a \r that is not part of the line ending
     # would split a line in the csv path
@@ -323,10 +334,18 @@ def _plain_lines(fh: IO[bytes], delim: bytes, newline: bytes, width: int, max_li
     drop = bytes(b for b in range(256) if b not in keep)
     pattern = delim * (width - 1) + newline
     carry = b""
+    counts: list[int] = []
     lines = 0
     last = b""
     since_newline = 0  # bytes of the current line before this chunk
-    while chunk := fh.read(_CHUNK):
+    at = 0  # bytes read
+    bounds = None if ends is None else list(ends)
+    while True:
+        want = _CHUNK if bounds is None else min(_CHUNK, bounds[0] - at)
+        chunk = fh.read(want) if want > 0 else b""
+        if not chunk:
+            break
+        at += len(chunk)
         last = chunk
         # every line within max_line bytes: jump from newline to the farthest
         # newline at most max_line + 1 bytes ahead
@@ -348,6 +367,16 @@ def _plain_lines(fh: IO[bytes], delim: bytes, newline: bytes, width: int, max_li
         if n * len(pattern) != len(body):
             return None
         lines += n
+        if bounds is not None and at == bounds[0]:
+            if len(bounds) == 1:  # the last range: checked below
+                break
+            if carry:  # a range must end a line
+                return None
+            bounds.pop(0)
+            counts.append(lines)
+            lines = 0
+    if bounds is not None and (len(bounds) != 1 or at != bounds[0]):
+        return None  # the data ended before the ranges did
     if since_newline > max_line:
         return None
     if last and not last.endswith(b"\n"):  # an unterminated last line
@@ -356,29 +385,39 @@ def _plain_lines(fh: IO[bytes], delim: bytes, newline: bytes, width: int, max_li
         lines += 1
     elif carry:
         return None
-    return lines
+    counts.append(lines)
+    return counts
 
 
-def _pieces(path: str, start: int, size: int, n: int) -> list[tuple[int, int, int]]:
+def _plain_lines(fh: IO[bytes], delim: bytes, newline: bytes, width: int, max_line: int) -> int | None:
+    """The number of lines (see :func:`_plain_ranges`), or None."""
+    counts = _plain_ranges(fh, delim, newline, width, max_line)
+    return None if counts is None else sum(counts)
+
+
+def _ranges(path: str, start: int, size: int, n: int) -> list[tuple[int, int]] | None:
     """About ``n`` byte ranges of the file from ``start`` to ``size`` (more for a
     large file: at most about ``_PIECE_MAX_BYTES`` each, at least
-    ``_PIECE_MIN_BYTES``), each ending after a line break (or at the end):
-    ``(offset, length, lines)``. Called after :func:`_plain_lines` checked every
-    line, so a line is at most ``MAX_LINE_CHARS`` bytes."""
-    step = max(_PIECE_MIN_BYTES, min(_PIECE_MAX_BYTES, -(-(size - start) // max(1, n))))
-    out: list[tuple[int, int, int]] = []
+    ``_PIECE_MIN_BYTES``), each ending after a line break (or at ``size``):
+    ``(offset, length)``. Only the line at each cut is read; None when a cut
+    meets a line longer than ``MAX_LINE_CHARS`` (the fast path declines)."""
+    step = max(1, _PIECE_MIN_BYTES, min(_PIECE_MAX_BYTES, -(-(size - start) // max(1, n))))
+    out: list[tuple[int, int]] = []
     with open(path, "rb") as fh:
-        fh.seek(start)
         pos = start
         while pos < size:
-            buf = fh.read(min(step, size - pos))
-            if not buf:
-                break
-            if not buf.endswith(b"\n") and pos + len(buf) < size:
-                buf += fh.readline(_source.MAX_LINE_CHARS + 2)
-            lines = buf.count(b"\n") + (0 if buf.endswith(b"\n") else 1)
-            out.append((pos, len(buf), lines))
-            pos += len(buf)
+            cut = pos + step
+            if cut < size:
+                # the rest of the line the cut falls in (from the byte before
+                # the cut: a cut right after a line break stays where it is)
+                fh.seek(cut - 1)
+                rest = fh.readline(_source.MAX_LINE_CHARS + 2)
+                if not rest.endswith(b"\n") and cut - 1 + len(rest) < size:
+                    return None
+                cut = cut - 1 + len(rest)
+            cut = min(cut, size)
+            out.append((pos, cut - pos))
+            pos = cut
     return out
 
 
@@ -389,7 +428,7 @@ def fast_table(source: Source, track_empty: bool = False) -> Table | None:
     if source.encoding not in ("utf-8", "utf-8-sig"):
         return None
     end = head.find(b"\n")
-    if end <= 0:
+    if end <= 0 or end > _source.MAX_LINE_CHARS:
         return None
     newline = b"\r\n" if head[end - 1 : end] == b"\r" else b"\n"
     try:
@@ -405,15 +444,14 @@ def fast_table(source: Source, track_empty: bool = False) -> Table | None:
         return None
     if header[0] == "":
         header[0] = "__index__"
-    with source.open_binary() as fh:
-        n_lines = _plain_lines(fh, delim.encode(), newline, width, _source.MAX_LINE_CHARS)
-    if n_lines is None or n_lines < 2:
-        return None
     try:
         import numpy as np
         import pandas as pd
 
-        kw: dict[str, object] = {}
+        kw: dict[str, Any] = dict(
+            sep=delim, header=None, names=list(range(width)), index_col=False, engine="c",
+            quoting=csv.QUOTE_NONE, encoding="utf-8",
+        )
         if track_empty:
             # only an empty cell is NaN; a logged "nan" makes the column text
             # (and the csv path decide), so NaN marks exactly the empty cells
@@ -421,70 +459,139 @@ def fast_table(source: Source, track_empty: bool = False) -> Table | None:
         if int(pd.__version__.split(".")[0]) < 3:
             # pandas 3 parses floats exactly as float() does by default
             kw["float_precision"] = "round_trip"
-        plain_file = source.path is not None and source.limit is None and source._data is None
-        n_rows = n_lines - 1
-        # read in chunks straight into the final float64 columns: the peak is the
-        # columns plus a chunk per thread, not a whole DataFrame plus its copy
-        columns = {h: np.empty(n_rows, dtype=np.float64) for h in header}
-        read_kw: dict[str, Any] = dict(
-            sep=delim, header=None, names=list(range(width)), index_col=False, engine="c",
-            quoting=csv.QUOTE_NONE, encoding="utf-8", chunksize=_FAST_CHUNK_ROWS, **kw,
-        )
-
-        def fill(handle: Any, at: int, rows: int | None, skip: int = 0) -> int | None:
-            """Rows of ``handle`` into ``columns[at:]``; the end row, or None to decline."""
-            with pd.read_csv(handle, skiprows=skip, **read_kw) as chunks:
-                for df in chunks:
-                    k = len(df)
-                    if at + k > n_rows or (rows is not None and k > rows):
-                        return None
-                    for h, i in zip(header, range(width), strict=True):
-                        col = df[i]
-                        if col.dtype != np.float64 and col.dtype != np.int64:
-                            return None  # text, booleans, huge integers: the csv path's rules apply
-                        # a repeated column name: the last column of that name wins
-                        columns[h][at : at + k] = col.to_numpy(dtype=np.float64)
-                    at += k
-                    if rows is not None:
-                        rows -= k
-            return at if not rows else None
-
-        if plain_file:
-            # byte ranges of whole lines parsed by threads (pandas' C parser
-            # releases the GIL), each into its own rows of the columns
-            assert source.path is not None
-            path = str(source.path)
-            workers = max(1, min(os.cpu_count() or 1, 8))
-            pieces = _pieces(path, end + 1, source.size, workers * 3)
-            firsts = list(itertools.accumulate((r for _, _, r in pieces), initial=0))
-
-            def piece(i: int) -> bool:
-                off, length, rows = pieces[i]
-                with open(path, "rb") as fh:
-                    fh.seek(off)
-                    buf = fh.read(length)
-                return fill(io.BytesIO(buf), firsts[i], rows) == firsts[i + 1]
-
-            if firsts[-1] != n_rows:
-                return None
-            if len(pieces) == 1 or workers == 1:
-                done = all(piece(i) for i in range(len(pieces)))
-            else:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    done = all(pool.map(piece, range(len(pieces))))
-            at = n_rows if done else -1
+        if source.path is not None and source.limit is None and source._data is None:
+            got = _read_plain_file(pd, str(source.path), end + 1, source.size, delim, newline, header, kw)
         else:
-            # stdin, in-memory data and a growing file read up to a limit go
-            # through Source's own handle
-            with source.open_binary() as fh:
-                got = fill(fh, 0, None, skip=1)
-            at = -1 if got is None else got
+            got = _read_handle(pd, source, delim, newline, header, kw)
     except Exception:  # noqa: BLE001 - any doubt: the csv path decides, with its own messages
         return None
-    if at != n_rows:
+    if got is None:
         return None
+    columns, n_rows = got
     empty = {h: np.isnan(arr) for h, arr in columns.items()} if track_empty else {}
     return Table(header=header, columns=columns, n_rows=n_rows, empty=empty)
 
+
+def _numeric(df: Any, width: int) -> list[np.ndarray] | None:
+    """A parsed chunk's columns (float64 or int64, cast when copied into the
+    float64 columns), or None when a column is not all numbers (text,
+    booleans, huge integers: the csv path's rules apply)."""
+    import numpy as np
+
+    out = []
+    for i in range(width):
+        col = df[i]
+        if col.dtype != np.float64 and col.dtype != np.int64:
+            return None
+        out.append(col.to_numpy())
+    return out
+
+
+def _put(columns: dict[str, np.ndarray], header: list[str], at: int, cols: list[np.ndarray]) -> None:
+    """Rows from ``at`` of the float64 columns (a repeated column name: the
+    last column of that name wins)."""
+    k = cols[0].shape[0]
+    for h, col in zip(header, cols, strict=True):
+        columns[h][at : at + k] = col
+
+
+def _read_plain_file(
+    pd: Any, path: str, start: int, size: int, delim: str, newline: bytes, header: list[str], kw: dict[str, Any]
+) -> _Columns | None:
+    """A plain file's rows (from byte ``start``) cut into byte ranges of whole
+    lines that threads parse (pandas' C parser releases the GIL), while this
+    thread checks that every line is plain (:func:`_plain_ranges`) and counts
+    each range's lines; then each thread copies its range's rows into the
+    float64 columns (numpy's copy releases the GIL too). Memory: the columns,
+    plus the ranges parsed before the check ended."""
+    import numpy as np
+
+    width = len(header)
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    ranges = _ranges(path, start, size, workers * 3)
+    if not ranges:
+        return None
+
+    def parse(i: int) -> list[np.ndarray] | None:
+        off, length = ranges[i]
+        with open(path, "rb") as fh:
+            fh.seek(off)
+            buf = fh.read(length)
+        return _numeric(pd.read_csv(io.BytesIO(buf), **kw), width)
+
+    def check() -> _Columns | None:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            ends = list(itertools.accumulate(n for _, n in ranges))
+            counts = _plain_ranges(fh, delim.encode(), newline, width, _source.MAX_LINE_CHARS, ends)
+        if counts is None:
+            return None
+        firsts.extend(itertools.accumulate(counts, initial=0))
+        return {h: np.empty(firsts[-1], dtype=np.float64) for h in header}, firsts[-1]
+
+    firsts: list[int] = []
+    if len(ranges) == 1 or workers == 1:
+        got = check()  # first (a cheap decline), then the ranges one by one
+        if got is None:
+            return None
+        for i in range(len(ranges)):
+            cols = parse(i)
+            if cols is None or cols[0].shape[0] != firsts[i + 1] - firsts[i]:
+                return None
+            _put(got[0], header, firsts[i], cols)
+        return got
+
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    checked = threading.Event()
+    result: list[_Columns | None] = [None]
+
+    def parse_and_put(i: int) -> bool:
+        cols = parse(i)
+        checked.wait()
+        got = result[0]
+        if cols is None or got is None or cols[0].shape[0] != firsts[i + 1] - firsts[i]:
+            return False
+        _put(got[0], header, firsts[i], cols)
+        return True
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(parse_and_put, i) for i in range(len(ranges))]
+        try:
+            result[0] = check()
+        finally:
+            checked.set()  # (never leave a thread waiting)
+        if result[0] is None:
+            return None
+        return result[0] if all(f.result() for f in futures) else None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _read_handle(
+    pd: Any, source: Source, delim: str, newline: bytes, header: list[str], kw: dict[str, Any]
+) -> _Columns | None:
+    """Standard input, in-memory data and a growing file read up to a limit,
+    through Source's own handle: checked, then read in chunks of rows straight
+    into the float64 columns (memory: the columns plus a chunk)."""
+    import numpy as np
+
+    width = len(header)
+    with source.open_binary() as fh:
+        n_lines = _plain_lines(fh, delim.encode(), newline, width, _source.MAX_LINE_CHARS)
+    if n_lines is None or n_lines < 2:
+        return None
+    n_rows = n_lines - 1
+    columns = {h: np.empty(n_rows, dtype=np.float64) for h in header}
+    at = 0
+    with source.open_binary() as fh, pd.read_csv(fh, skiprows=1, chunksize=_FAST_CHUNK_ROWS, **kw) as chunks:
+        for df in chunks:
+            k = len(df)
+            cols = _numeric(df, width)
+            if cols is None or at + k > n_rows:
+                return None
+            _put(columns, header, at, cols)
+            at += k
+    return (columns, n_rows) if at == n_rows else None
