@@ -196,3 +196,21 @@ def test_sample_reports_do_not_depend_on_the_kind(name: str) -> None:
     for r in runs:
         a, b = analyze_run(r), analyze_run(numpy_run(r))
         assert json.dumps(a.to_dict(), sort_keys=True) == json.dumps(b.to_dict(), sort_keys=True)
+
+
+@SETTINGS
+@given(st.lists(finite | st.sampled_from([math.inf, -math.inf]), min_size=0, max_size=9000), st.integers(0, 8999))
+def test_median_of_a_long_list_is_a_full_sorts(v: list[float], shift: int) -> None:
+    # long lists take the bracketing path of _around; a full sort decides
+    v = v[shift % max(1, len(v)):] + v[: shift % max(1, len(v))]
+    s = sorted(v)
+    n = len(s)
+    expect = math.nan if n == 0 else (s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0)
+    assert same(F.median(v), expect)
+
+
+def test_median_of_many_slopes_brackets_and_is_exact() -> None:
+    # the sizes Theil-Sen gives (79,800 values), ties and skew included
+    rng = np.random.default_rng(3)
+    for v in (rng.normal(size=79_800), np.round(rng.exponential(size=79_801), 2), np.r_[np.zeros(50_000), rng.normal(size=29_800)]):
+        assert F.median(v.tolist()) == float(np.median(v))
