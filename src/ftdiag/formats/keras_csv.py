@@ -8,11 +8,18 @@ epochs, and the last occurrence wins (with a warning).
 
 from __future__ import annotations
 
+import math
+from array import array
+from typing import TYPE_CHECKING
+
 from ..errors import InputError, NoDataError
 from ..run import Run, Series, make_series
 from . import Reader
 from ._source import Source
 from ._table import Table, header_of, read_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..run import Floats
 
 _ACC_NAMES = ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy")
 
@@ -43,33 +50,43 @@ def _task_metric(t: Table) -> str | None:
     return None
 
 
-def read(source: Source) -> list[Run]:
+def _epochs_done(ep: Floats, n_rows: int) -> tuple[Floats, int]:
+    """The epochs completed after each row (the 0-based epoch column plus
+    one; the row number when the column is not all numbers), and how many
+    distinct ones there are. The kind of the column is kept: a small file's
+    ``array('d')`` without numpy, a large file's numpy array."""
+    if isinstance(ep, array):
+        done = [e + 1.0 for e in ep] if all(map(math.isfinite, ep)) else [i + 1.0 for i in range(n_rows)]
+        return array("d", done), len(set(done))
     import numpy as np
 
+    if not np.isfinite(ep).all():
+        ep = np.arange(n_rows, dtype=np.float64)
+    x = ep + 1.0
+    # not np.unique (it imports numpy.ma, ~10 ms) nor a set of x.tolist() (a
+    # Python float per row: ~60 bytes a row at the peak of a large file)
+    xs = np.sort(x)
+    return x, int(xs.size and 1 + np.count_nonzero(xs[1:] != xs[:-1]))
+
+
+def read(source: Source) -> list[Run]:
     t = read_table(source)
     warnings = list(t.warnings)
     if not _is_keras(t.header if t.header[0] != "__index__" else [""] + t.header[1:]):
         raise InputError(source.display, "expected a Keras history header with 'epoch' and 'loss'", where="line 1")
     if t.n_rows == 0:
         raise NoDataError(source.display, "the file has a header but no rows")
-    ep = t.col(t.header[0])
-    if not np.isfinite(ep).all():
-        ep = np.arange(t.n_rows, dtype=np.float64)
-    x = ep + 1.0  # epochs completed after this row
-    # not np.unique (it imports numpy.ma, ~10 ms) nor a set of x.tolist() (a
-    # Python float per row: ~60 bytes a row at the peak of a large file)
-    xs = np.sort(x)
-    n_unique = int(xs.size and 1 + np.count_nonzero(xs[1:] != xs[:-1]))
-    if n_unique < x.size:
+    x, n_unique = _epochs_done(t.column(t.header[0]), t.n_rows)
+    if n_unique < len(x):
         warnings.append(
-            f"{source.display}: {x.size - n_unique} epoch(s) appear more than once "
+            f"{source.display}: {len(x) - n_unique} epoch(s) appear more than once "
             "(a resumed run?); kept the last occurrence of each"
         )
 
     def series(name: str) -> Series | None:
         if not t.has(name):
             return None
-        return make_series(name, x, t.col(name), epochs=x)
+        return make_series(name, x, t.column(name), epochs=x)
 
     metric = _task_metric(t)
     extra = {
