@@ -214,3 +214,37 @@ def test_median_of_many_slopes_brackets_and_is_exact() -> None:
     rng = np.random.default_rng(3)
     for v in (rng.normal(size=79_800), np.round(rng.exponential(size=79_801), 2), np.r_[np.zeros(50_000), rng.normal(size=29_800)]):
         assert F.median(v.tolist()) == float(np.median(v))
+
+
+# --- trainer_state.json: a small log_history in Python, a large one with numpy
+
+def _both_sizes(data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    from ftdiag.formats import _json, hf_trainer_state
+    from test_json_paths import typed_and_plain
+
+    monkeypatch.setattr(_json, "FAST_MIN_BYTES", 0)  # the typed (msgspec) path too
+    small = typed_and_plain(data)
+    monkeypatch.setattr(hf_trainer_state, "SMALL_ENTRIES", -1)  # every file takes the large-file path
+    large = typed_and_plain(data)
+    return small, large
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_trainer_state_small_path_equals_the_large_path(monkeypatch: pytest.MonkeyPatch, data: st.DataObject) -> None:
+    from test_json_paths import ENTRY
+
+    history = data.draw(st.lists(ENTRY | st.sampled_from([1, "x", None]), max_size=25))
+    small, large = _both_sizes(json.dumps({"log_history": history, "max_steps": 100}).encode(), monkeypatch)
+    assert small == large
+
+
+def test_trainer_state_small_path_equals_the_large_path_on_real_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_json_paths import json_files
+
+    files = [*json_files(), *sorted(SAMPLES.glob("hf_trainer_state_*.json"))]
+    for f in files:
+        small, large = _both_sizes(f.read_bytes(), monkeypatch)
+        assert small == large, f
+        monkeypatch.undo()
+    assert len(files) >= 5

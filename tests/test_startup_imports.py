@@ -70,7 +70,7 @@ def test_analyze_small_files_loads_nothing_heavy() -> None:
 
 
 # the readers whose small files are read, judged and reported without numpy
-NUMPY_FREE = ("openai_*.csv", "keras_*.csv", "reference_*.csv")
+NUMPY_FREE = ("openai_*.csv", "keras_*.csv", "reference_*.csv", "hf_trainer_state_*.json")
 
 
 @pytest.mark.parametrize("fmt", ["json", "markdown", "text"])

@@ -20,10 +20,12 @@ import re
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ._source import Source
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 CHUNK = 1 << 20
 MAX_LINE = 1 << 18  # 256 K characters
@@ -234,6 +236,8 @@ class Rows:
             self._halve()
 
     def _halve(self) -> None:
+        import numpy as np
+
         for k, col in self.cols.items():
             a = np.frombuffer(col, dtype=np.float64)
             m = a.size - a.size % 2
@@ -244,6 +248,8 @@ class Rows:
     def column(self, key: str) -> np.ndarray:
         """The column (NaN where absent), the last partial group included
         (as the mean of what it holds). Read columns after the last :meth:`add`."""
+        import numpy as np
+
         self._flush(final=True)
         col = self.cols.get(key)
         if col is None:
@@ -297,6 +303,8 @@ class Grouped:
 
     def arrays3(self, key: str, x: str, third: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """``(x, values, third)`` of ``key`` (``third`` NaN where a group lacks it)."""
+        import numpy as np
+
         sel = [(sig, g) for sig, g in self.groups.items() if key in sig and x in sig]
         if not sel:
             return None
@@ -319,6 +327,8 @@ class Points:
     mean NaN, so a diverged value stays visible."""
 
     def __init__(self, cap: int | None = None) -> None:
+        import numpy as np
+
         cap = cap or DEFAULT_CAP
         self.cap = max(2, cap - cap % 2)
         self.x = np.empty(0)
@@ -334,6 +344,8 @@ class Points:
         return self._n + (1 if self._px else 0)
 
     def extend(self, xs: Sequence[float], ys: Sequence[float]) -> None:
+        import numpy as np
+
         if not len(xs):
             return
         self.total += len(xs)
@@ -371,6 +383,8 @@ class Points:
                 self.extend(px, py)
 
     def _join(self) -> None:
+        import numpy as np
+
         if len(self._parts) != 1 or self._parts[0][0] is not self.x:
             self.x = np.concatenate([p[0] for p in self._parts]) if self._parts else np.empty(0)
             self.y = np.concatenate([p[1] for p in self._parts]) if self._parts else np.empty(0)
@@ -378,6 +392,8 @@ class Points:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """All points, the incomplete last group as its mean. Call after the last extend."""
+        import numpy as np
+
         self._join()
         if self._px:
             x = np.append(self.x, np.mean(self._px))

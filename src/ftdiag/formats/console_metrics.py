@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from ..errors import NoDataError
 from ..run import Run, Series, looks_like_task_metric, make_series
 from . import LINES, Reader
@@ -119,6 +117,8 @@ def _role(key: str) -> tuple[str, str]:
 
 
 def read(source: Source) -> list[Run]:
+    import numpy as np
+
     stats = LineStats()
     rows = Grouped()  # bounded: long logs are averaged in groups
     unplaced: list[tuple[int, str]] = []

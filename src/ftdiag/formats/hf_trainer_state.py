@@ -9,11 +9,11 @@ json module writes bare ``NaN``/``Infinity``, which are accepted here.
 from __future__ import annotations
 
 import json
+import math
 import re
+from array import array
 from itertools import compress, repeat
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, NoDataError
 from ..hyperparams import Hyperparameters
@@ -21,6 +21,13 @@ from ..run import Run, Series, is_finite_number, looks_like_task_metric, make_se
 from . import CERTAIN, Reader, _json
 from ._json import _parse_int, depth_exceeds, loads, loads_document
 from ._source import Source, decode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..run import Floats
+
+# up to this many log_history entries the columns are array('d') built in
+# Python (a small file needs no numpy); more take numpy's C-speed passes
+SMALL_ENTRIES = 20_000
 
 _EVAL_SKIP = re.compile(r"^eval_(runtime|samples_per_second|steps_per_second|loss)$")
 _PREFERRED = ("eval_accuracy", "eval_acc", "eval_f1", "eval_macro_f1", "eval_mean_token_accuracy")
@@ -60,12 +67,22 @@ def _column(entries: list[dict[str, Any]], key: str) -> list[float | None]:
     return [v if type(v) is float else float(v) if type(v) is int else _num(v) for v in raw]
 
 
-def _values(entries: list[dict[str, Any]], key: str, finite_floats: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def _values(
+    entries: list[dict[str, Any]], key: str, finite_floats: bool = False, plain: bool = False
+) -> tuple[Floats, Any]:
     """``_column`` as a float64 array (NaN where there is no number) and the mask
     of the entries that have a number (None: all of them). Entries holding only
     floats and ints (a log's usual state) go from dicts to the array at C speed;
     ``finite_floats``: every value is a finite float or None (see
-    :func:`_typed_state`), so a NaN in the array is exactly a missing value."""
+    :func:`_typed_state`), so a NaN in the array is exactly a missing value.
+    ``plain``: an ``array('d')`` and a list mask, without numpy (a small file)."""
+    if plain:
+        col = _column(entries, key)
+        if None not in col:
+            return array("d", col), None  # type: ignore[arg-type]
+        return array("d", [math.nan if v is None else v for v in col]), [v is not None for v in col]
+    import numpy as np
+
     if finite_floats:
         arr = np.fromiter(map(dict.get, entries, repeat(key)), dtype=np.float64, count=len(entries))
         missing = np.isnan(arr)
@@ -77,6 +94,28 @@ def _values(entries: list[dict[str, Any]], key: str, finite_floats: bool = False
     ok = [v is not None for v in vals]
     arr = np.array([float("nan") if v is None else v for v in vals], dtype=np.float64)
     return arr, None if all(ok) else np.array(ok, dtype=bool)
+
+
+def _kinds(
+    entries: list[dict[str, Any]], evk: frozenset[str], plain: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+    """Training entries, evaluation entries and the indices of the others."""
+    has_loss_it = map(dict.__contains__, entries, repeat("loss"))
+    if plain:
+        has_eval = [not x for x in map(evk.isdisjoint, entries)]
+        has_loss = list(has_loss_it)
+        train_mask = [lo and not ev for lo, ev in zip(has_loss, has_eval, strict=True)]
+        others = [i for i, (lo, ev) in enumerate(zip(has_loss, has_eval, strict=True)) if not lo and not ev]
+        return list(compress(entries, train_mask)), list(compress(entries, has_eval)), others
+    import numpy as np
+
+    n = len(entries)
+    has_evals = ~np.fromiter(map(evk.isdisjoint, entries), dtype=bool, count=n)
+    has_losses = np.fromiter(has_loss_it, dtype=bool, count=n)
+    train = list(compress(entries, (has_losses & ~has_evals).tolist()))
+    evals = list(compress(entries, has_evals.tolist()))
+    # a few entries: the summary, odd ones
+    return train, evals, np.flatnonzero(~has_losses & ~has_evals).tolist()
 
 
 def _choose_metric(evals: list[dict[str, Any]], best_hint: str | None) -> str | None:
@@ -133,40 +172,42 @@ def runs_from_state(
     used: set[str] = set().union(*entries)
     eval_keys = sorted(k for k in used if k.startswith("eval_"))
     evk = frozenset(eval_keys)
-    has_eval = ~np.fromiter(map(evk.isdisjoint, entries), dtype=bool, count=n)
-    has_loss = np.fromiter(map(dict.__contains__, entries, repeat("loss")), dtype=bool, count=n)
-
-    def of_kind(mask: np.ndarray) -> list[dict[str, Any]]:
-        return list(compress(entries, mask.tolist()))
-
-    train = of_kind(has_loss & ~has_eval)
-    evals = of_kind(has_eval)
-    others = np.flatnonzero(~has_loss & ~has_eval)  # a few entries: the summary, odd ones
+    plain = n <= SMALL_ENTRIES
+    train, evals, others = _kinds(entries, evk, plain)
     summaries = [entries[i] for i in others if "train_runtime" in entries[i] or "train_loss" in entries[i]]
     summary: dict[str, Any] = summaries[-1] if summaries else {}
 
     # step and epoch of every entry, computed once per group
-    axes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    axes: dict[int, tuple[Floats, Floats]] = {}
 
-    def axis(entries: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    def axis(entries: list[dict[str, Any]]) -> tuple[Floats, Floats]:
         if id(entries) not in axes:
-            steps, has_step = _values(entries, "step", finite_floats)
+            steps, has_step = _values(entries, "step", finite_floats, plain)
             if has_step is not None:  # a missing step is the entry's place in its group
-                steps = np.where(has_step, steps, np.arange(1, len(entries) + 1, dtype=np.float64))
-            epochs, _ = _values(entries, "epoch", finite_floats)
+                if plain:
+                    steps = array("d", [s if ok else i + 1.0 for i, (s, ok) in enumerate(zip(steps, has_step, strict=True))])
+                else:
+                    import numpy as np
+
+                    steps = np.where(has_step, steps, np.arange(1, len(entries) + 1, dtype=np.float64))
+            epochs, _ = _values(entries, "epoch", finite_floats, plain)
             axes[id(entries)] = (steps, epochs)
         return axes[id(entries)]
 
     def series(
         entries: list[dict[str, Any]], key: str, name: str | None = None,
-        col: tuple[np.ndarray, np.ndarray | None] | None = None,
+        col: tuple[Floats, Any] | None = None,
     ) -> Series | None:
-        vals, ok = _values(entries, key, finite_floats) if col is None else col
-        if not len(vals) or (ok is not None and not ok.any()):
+        vals, ok = _values(entries, key, finite_floats, plain) if col is None else col
+        if not len(vals) or (ok is not None and not (any(ok) if plain else ok.any())):
             return None
         steps, epochs = axis(entries)
         if ok is None:
             return make_series(name or key, steps, vals, epochs)
+        if plain:
+            return make_series(
+                name or key, array("d", compress(steps, ok)), array("d", compress(vals, ok)), array("d", compress(epochs, ok))
+            )
         return make_series(name or key, steps[ok], vals[ok], epochs[ok])
 
     best_hint = None
@@ -182,10 +223,18 @@ def runs_from_state(
         v = _num(state.get(src))
         if v is not None and is_finite_number(v) and v > 0:
             hp_values[dst] = v
-    lr_col = _values(train, "learning_rate", finite_floats)
-    lrs = lr_col[0][np.isfinite(lr_col[0])]
-    if lrs.size:
-        hp_values["learning_rate"] = float(lrs.max())
+    lr_col = _values(train, "learning_rate", finite_floats, plain)
+    if plain:
+        lrs = [v for v in lr_col[0] if math.isfinite(v)]
+        lr_max = max(lrs) if lrs else None
+    else:
+        import numpy as np
+
+        lr = np.asarray(lr_col[0])
+        fin = lr[np.isfinite(lr)]
+        lr_max = float(fin.max()) if fin.size else None
+    if lr_max is not None:
+        hp_values["learning_rate"] = float(lr_max)
     hp = Hyperparameters(**hp_values, sources={k: "log" for k in hp_values})
     extra: dict[str, Series] = {}
     for k in ("learning_rate", "grad_norm"):
