@@ -113,7 +113,7 @@ def print_calibration(verdicts: Sequence[Verdict]) -> None:
 def _fin(s: Series | None) -> Series | None:
     if s is None:
         return None
-    f = s.finite
+    f = s.finite.as_numpy()  # a small file's columns are array('d'): these rules use numpy's
     return f if len(f) else None
 
 
