@@ -28,7 +28,6 @@ whose ``READER`` has ``directories=True`` is asked about every directory.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -183,6 +182,8 @@ def expand(path: str | Path, input_format: str | None = None) -> list[Item]:
     if p == "-":
         return [Item("-", "<stdin>")]
     if not os.path.lexists(p) and any(c in p for c in GLOB_CHARS):
+        import glob  # only for a pattern
+
         matches = sorted(glob.glob(p, recursive=True))
         if not matches:
             raise InputError(p, "no file matches this pattern")

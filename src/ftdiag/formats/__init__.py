@@ -95,7 +95,7 @@ _INDEX: dict[str, tuple[bool, Callable[[_Head], bool] | None]] = {
     "openai": (False, None),
     "keras_csv": (False, None),
     "lightning_csv": (False, None),
-    "eval_grid_csv": (False, None),
+    "eval_grid_csv": (False, lambda h: "epoch" in h.text.lower()),  # its sniff wants an epoch column
     "tensorboard_csv": (False, None),
     "ultralytics": (False, None),
     "wandb_csv": (False, None),
