@@ -29,6 +29,7 @@ from ftdiag.api import analyze_run
 from ftdiag.diagnosis import diagnose
 from ftdiag.formats import read_path
 from ftdiag.run import Run, Series, epoch_at, interp, make_series
+from test_json_paths import ENTRY, json_files, typed_and_plain
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -220,7 +221,6 @@ def test_median_of_many_slopes_brackets_and_is_exact() -> None:
 
 def _both_sizes(data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
     from ftdiag.formats import _json, hf_trainer_state
-    from test_json_paths import typed_and_plain
 
     monkeypatch.setattr(_json, "FAST_MIN_BYTES", 0)  # the typed (msgspec) path too
     small = typed_and_plain(data)
@@ -232,19 +232,30 @@ def _both_sizes(data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_trainer_state_small_path_equals_the_large_path(monkeypatch: pytest.MonkeyPatch, data: st.DataObject) -> None:
-    from test_json_paths import ENTRY
-
     history = data.draw(st.lists(ENTRY | st.sampled_from([1, "x", None]), max_size=25))
     small, large = _both_sizes(json.dumps({"log_history": history, "max_steps": 100}).encode(), monkeypatch)
     assert small == large
 
 
 def test_trainer_state_small_path_equals_the_large_path_on_real_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_json_paths import json_files
-
     files = [*json_files(), *sorted(SAMPLES.glob("hf_trainer_state_*.json"))]
     for f in files:
         small, large = _both_sizes(f.read_bytes(), monkeypatch)
         assert small == large, f
         monkeypatch.undo()
     assert len(files) >= 5
+
+
+@SETTINGS
+@given(st.lists(value, min_size=1, max_size=300), st.floats(0.0, 10.0))
+def test_raw_point_primitives_agree_on_lists_and_numpy(v: list[float], threshold: float) -> None:
+    # the spike count and its noise run on lists (short series) or numpy
+    # arrays (series longer than MAX_POINTS): each primitive alike on both
+    a = np.asarray(v, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        assert same(F._finite(v), F._finite(a).tolist())
+        fin = F._finite(v)
+        assert same(F._diff(fin), F._diff(np.asarray(fin)).tolist())
+        assert same(F._absdev(fin, 0.5), F._absdev(np.asarray(fin), 0.5).tolist())
+        if fin:
+            assert F._spike_count(fin, threshold) == F._spike_count(np.asarray(fin), threshold)

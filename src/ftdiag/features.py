@@ -84,11 +84,15 @@ def _floats(x: Sequence[float] | Floats) -> list[float]:
 
 
 def _column(x: Sequence[float] | Floats) -> Column:
-    """The raw points of a series for the primitives below: a list, or the
-    numpy array itself when it is longer than ``MAX_POINTS`` (Python's
-    per-point cost would then dominate)."""
-    if len(x) > MAX_POINTS and not isinstance(x, (list, tuple)) and hasattr(x, "dtype"):
-        return x  # type: ignore[return-value]
+    """The raw points of a series for the primitives below: a list, or, for a
+    series column (numpy or ``array('d')``) longer than ``MAX_POINTS``, a
+    numpy array (Python's per-point cost would then dominate, and binning
+    such a series has imported numpy anyway). A list stays a list: Theil-Sen's
+    slopes of a small file never import numpy."""
+    if len(x) > MAX_POINTS and not isinstance(x, (list, tuple)):
+        import numpy as np
+
+        return np.asarray(x, dtype=np.float64)
     return _floats(x)
 
 

@@ -11,6 +11,7 @@ on numpy columns: a small file is analysed without it.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from array import array
 from bisect import bisect_right
@@ -33,6 +34,8 @@ _NAN = float("nan")
 # plain sequences longer than this become numpy columns (the Python path's
 # per-point cost then exceeds importing numpy)
 PLAIN_MAX = 100_000
+# array('d') columns longer than this are scanned with numpy (Series.finite, ...)
+LONG = 2000
 
 _ACC_RE = re.compile(r"acc|f1|precision|recall|map|rouge|bleu|auc|iou|dice|exact|match|top", re.I)
 _LOWER_BETTER_RE = re.compile(r"loss|wer|cer|error|perplexity|ppl|mse|mae|rmse", re.I)
@@ -79,6 +82,12 @@ class Series:
         """Whether the columns are numpy arrays (else ``array('d')``)."""
         return not isinstance(self.values, array)
 
+    @property
+    def _vectorized(self) -> bool:
+        """Whether to scan the columns with numpy: numpy columns, and long
+        ``array('d')`` ones (a long series is binned with numpy anyway)."""
+        return not isinstance(self.values, array) or len(self.values) > LONG
+
     # plain Python lists (exact float64 values)
     def steps_list(self) -> list[float]:
         return self.steps.tolist()
@@ -111,10 +120,10 @@ class Series:
     @property
     def finite(self) -> Series:
         """The same series without NaN/inf points."""
-        if self.is_numpy:
+        if self._vectorized:
             import numpy as np
 
-            mask = np.isfinite(self.values)
+            mask = np.isfinite(self.np_values)
             if mask.all():
                 return self
             return replace(
@@ -123,10 +132,10 @@ class Series:
                 values=self.np_values[mask],
                 epochs=None if self.epochs is None else self.np_epochs[mask],  # type: ignore[index]
             )
+        if all(map(math.isfinite, self.values)):  # the usual case, at C speed
+            return self
         vals = self.values.tolist()
         keep = [i for i, v in enumerate(vals) if math.isfinite(v)]
-        if len(keep) == len(vals):
-            return self
         steps, epochs = self.steps, self.epochs
         return replace(
             self,
@@ -137,33 +146,32 @@ class Series:
 
     @property
     def n_nonfinite(self) -> int:
-        if self.is_numpy:
+        if self._vectorized:
             import numpy as np
 
-            return int((~np.isfinite(self.values)).sum())
-        return sum(1 for v in self.values.tolist() if not math.isfinite(v))
+            return int((~np.isfinite(self.np_values)).sum())
+        return len(self.values) - sum(map(math.isfinite, self.values))
 
     @property
     def first_nonfinite_step(self) -> float | None:
         """The step of the first NaN/inf value, None when every value is finite."""
-        if self.is_numpy:
+        if self._vectorized:
             import numpy as np
 
-            bad = ~np.isfinite(self.values)
+            bad = ~np.isfinite(self.np_values)
             return float(self.steps[int(np.argmax(bad))]) if bad.any() else None
-        for st, v in zip(self.steps.tolist(), self.values.tolist(), strict=True):
-            if not math.isfinite(v):
-                return float(st)
-        return None
+        if all(map(math.isfinite, self.values)):
+            return None
+        return next(float(st) for st, v in zip(self.steps, self.values, strict=True) if not math.isfinite(v))
 
     def epoch_points(self) -> tuple[Floats, Floats]:
         """(steps, epochs) where the epoch is a finite number (empty when unknown)."""
         if self.epochs is None:
             return array("d"), array("d")
-        if self.is_numpy:
+        if self._vectorized:
             import numpy as np
 
-            fin = np.isfinite(self.epochs)
+            fin = np.isfinite(self.np_epochs)  # type: ignore[arg-type]
             if fin.all():
                 return self.steps, self.epochs
             return self.np_steps[fin], self.np_epochs[fin]  # type: ignore[index]
@@ -214,31 +222,44 @@ def make_series(
 def _normalize_plain(
     steps: Sequence[float], values: Sequence[float], epochs: Sequence[float] | None, percent: bool
 ) -> tuple[Floats, Floats, Floats | None]:
-    s = [float(x) for x in steps]
-    v = [float(x) for x in values]
-    e = None if epochs is None else [float(x) for x in epochs]
+    def floats(x: Sequence[float]) -> list[float]:
+        return x.tolist() if isinstance(x, array) else list(map(float, x))
+
+    s, v = floats(steps), floats(values)
+    e = None if epochs is None else floats(epochs)
     if len(s) != len(v) or (e is not None and len(e) != len(s)):
         raise ValueError("steps, values and epochs must have the same length")
     isfinite = math.isfinite
+    changed = False
     if e is not None and not all(map(isfinite, e)):
         # an epoch that is not a finite number (a damaged log) is unknown
         e = [x if isfinite(x) else _NAN for x in e]
+        changed = True
     if not all(map(isfinite, s)):
         keep = [i for i, x in enumerate(s) if isfinite(x)]
         s, v = [s[i] for i in keep], [v[i] for i in keep]
         e = None if e is None else [e[i] for i in keep]
-    if any(b <= a for a, b in zip(s, s[1:], strict=False)):
+        changed = True
+    if any(map(operator.ge, s, s[1:])):  # a step not above the one before (C speed)
         # stable sort, then keep the last occurrence of each step (a resumed
         # or re-logged step replaces the earlier value)
         order = sorted(range(len(s)), key=s.__getitem__)
         last = [i for k, i in enumerate(order) if k + 1 == len(order) or s[order[k + 1]] != s[i]]
         s, v = [s[i] for i in last], [v[i] for i in last]
         e = None if e is None else [e[i] for i in last]
+        changed = True
     if percent:
-        fin = [x for x in v if isfinite(x)]
+        fin = v if all(map(isfinite, v)) else [x for x in v if isfinite(x)]
         if fin and 1.0 < max(fin) <= 100.0 and min(fin) >= 0.0:
             v = [x / 100.0 for x in v]
-    return array("d", s), array("d", v), None if e is None else array("d", e)
+            return array("d", s), array("d", v), None if e is None else array("d", e)
+
+    def out(new: list[float], given: Sequence[float]) -> Floats:
+        # an array('d') that needed no change is kept (series of one file
+        # share its step column), as the numpy path does
+        return given if not changed and isinstance(given, array) and given.typecode == "d" else array("d", new)
+
+    return out(s, steps), out(v, values), None if e is None or epochs is None else out(e, epochs)
 
 
 def _normalize_numpy(

@@ -18,15 +18,18 @@ import csv
 import io
 import itertools
 import math
+import operator
 import os
 import re
 import sys
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..run import LONG
 from . import _source
 from ._source import Source
 
@@ -91,21 +94,25 @@ class Table:
         """(x, y) of the rows where ``y`` has a cell: not empty (with
         ``track_empty``), else not NaN (a logged inf is kept)."""
         xs, ys = self.columns[x], self.columns[y]
-        if isinstance(ys, array):
+        if isinstance(ys, array) and len(ys) <= LONG:  # a small file: no numpy
+            # which rows to keep, then the columns through compress (C speed)
             blank = self.empty.get(y)
             if blank is not None:
-                keep = [i for i, b in enumerate(blank) if not b]
+                if not any(blank):
+                    return xs, ys
+                keep = list(map(operator.not_, blank))
             else:
-                keep = [i for i, v in enumerate(ys) if v == v]
-            if len(keep) == len(ys):
-                return xs, ys
-            return array("d", [xs[i] for i in keep]), array("d", [ys[i] for i in keep])
+                keep = list(map(operator.eq, ys, ys))  # not NaN
+                if all(keep):
+                    return xs, ys
+            return array("d", compress(xs, keep)), array("d", compress(ys, keep))
         import numpy as np
 
-        mask = ~np.asarray(self.empty[y], dtype=bool) if y in self.empty else ~np.isnan(ys)
+        xa, ya = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        mask = ~np.asarray(self.empty[y], dtype=bool) if y in self.empty else ~np.isnan(ya)
         if mask.all():  # a column with a cell in every row (a training loss): no copies
-            return xs, ys
-        return np.asarray(xs)[mask], ys[mask]
+            return xa, ya
+        return xa[mask], ya[mask]
 
 
 def sniff_delimiter(first_line: str) -> str:
@@ -286,14 +293,15 @@ def fast_worthwhile(size: int) -> bool:
 def order_warning(display: str, steps: Floats, what: str = "step") -> str | None:
     """A warning when ``steps`` repeat or go backwards (resumed jobs,
     concatenated files, multi-process writers); None when they ascend."""
-    if isinstance(steps, array):
-        fin = [x for x in steps if math.isfinite(x)]
-        if all(b > a for a, b in zip(fin, fin[1:], strict=False)):
+    if isinstance(steps, array) and len(steps) <= LONG:  # a small file: no numpy
+        fin = steps.tolist() if all(map(math.isfinite, steps)) else [x for x in steps if math.isfinite(x)]
+        if all(map(operator.lt, fin, fin[1:])):  # ascending (C speed)
             return None
     else:  # a large file's numpy column: the usual answer (ascending) at numpy speed
         import numpy as np
 
-        f = steps[np.isfinite(steps)]
+        a = np.asarray(steps, dtype=np.float64)
+        f = a[np.isfinite(a)]
         if (np.diff(f) > 0).all():
             return None
         fin = f.tolist()

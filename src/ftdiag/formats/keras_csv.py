@@ -13,7 +13,7 @@ from array import array
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, NoDataError
-from ..run import Run, Series, make_series
+from ..run import LONG, Run, Series, make_series
 from . import Reader
 from ._source import Source
 from ._table import Table, header_of, read_table
@@ -53,16 +53,17 @@ def _task_metric(t: Table) -> str | None:
 def _epochs_done(ep: Floats, n_rows: int) -> tuple[Floats, int]:
     """The epochs completed after each row (the 0-based epoch column plus
     one; the row number when the column is not all numbers), and how many
-    distinct ones there are. The kind of the column is kept: a small file's
-    ``array('d')`` without numpy, a large file's numpy array."""
-    if isinstance(ep, array):
+    distinct ones there are: ``array('d')`` without numpy for a small file,
+    numpy beyond ``LONG`` rows."""
+    if isinstance(ep, array) and len(ep) <= LONG:  # a small file: no numpy
         done = [e + 1.0 for e in ep] if all(map(math.isfinite, ep)) else [i + 1.0 for i in range(n_rows)]
         return array("d", done), len(set(done))
     import numpy as np
 
-    if not np.isfinite(ep).all():
-        ep = np.arange(n_rows, dtype=np.float64)
-    x = ep + 1.0
+    e = np.asarray(ep, dtype=np.float64)
+    if not np.isfinite(e).all():
+        e = np.arange(n_rows, dtype=np.float64)
+    x = e + 1.0
     # not np.unique (it imports numpy.ma, ~10 ms) nor a set of x.tolist() (a
     # Python float per row: ~60 bytes a row at the peak of a large file)
     xs = np.sort(x)
