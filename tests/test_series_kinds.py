@@ -259,3 +259,19 @@ def test_raw_point_primitives_agree_on_lists_and_numpy(v: list[float], threshold
         assert same(F._absdev(fin, 0.5), F._absdev(np.asarray(fin), 0.5).tolist())
         if fin:
             assert F._spike_count(fin, threshold) == F._spike_count(np.asarray(fin), threshold)
+
+
+def test_spike_noise_of_a_very_long_series_is_sampled_without_changing_the_count() -> None:
+    # past SPIKE_NOISE_POINTS, the spike threshold's noise comes from every
+    # k-th difference of adjacent points: the same band within sampling error,
+    # the same spikes found (each point is still looked at)
+    rng = np.random.default_rng(7)
+    n = 4 * F.SPIKE_NOISE_POINTS
+    loss = 2 * np.exp(-np.linspace(0, 3, n)) + rng.normal(0, 0.05, n)
+    spikes = rng.choice(n, 40, replace=False)
+    loss[spikes] += 1.0
+    full, _ = F.noise_band(loss, accuracy_like=False)
+    sampled, _ = F.noise_band(loss, accuracy_like=False, stride=4)
+    assert sampled == pytest.approx(full, rel=0.02) and sampled != full
+    s = make_series("train_loss", np.arange(1.0, n + 1.0), loss)
+    assert F._count_spikes(s) == F._spike_count(loss, 6 * full) == 40

@@ -263,13 +263,15 @@ def granularity(values: Sequence[float] | Floats, max_n: int = 2000) -> float | 
     return 1.0 / ns[0]
 
 
-def robust_noise(values: Sequence[float] | Floats) -> float:
+def robust_noise(values: Sequence[float] | Floats, stride: int = 1) -> float:
     """Noise of one point around the curve: 1.4826 * MAD of differences.
 
     Second differences remove a linear trend (for white noise of standard
     deviation s their MAD-based scale is s*sqrt(6)); with fewer than 5 points
     first differences are used (scale s*sqrt(2)). The MAD ignores spikes and
-    the odd fast early drop.
+    the odd fast early drop. ``stride`` > 1 takes the MAD over every
+    ``stride``-th difference (the differences are still those of adjacent
+    points): the same estimate, within sampling error, at a fraction of the cost.
     """
     v = _finite(_column(values))
     n = len(v)
@@ -281,12 +283,14 @@ def robust_noise(values: Sequence[float] | Floats) -> float:
     else:
         d = _diff(v)
         scale = math.sqrt(2.0)
+    if stride > 1:
+        d = d[::stride]
     mad = median(_absdev(d, median(d)))
     return 1.4826 * mad / scale
 
 
 def noise_band(
-    values: Sequence[float] | Floats, accuracy_like: bool, quantum: float | None = -1.0
+    values: Sequence[float] | Floats, accuracy_like: bool, quantum: float | None = -1.0, stride: int = 1
 ) -> tuple[float, str]:
     """The noise of one raw point, never zero for a curve that has a scale.
 
@@ -296,12 +300,12 @@ def noise_band(
     without this floor a flat 0.16, 0.16, 0.16 curve has zero noise and any
     later change is "infinitely" significant); and ``REL_NOISE_FLOOR`` of the
     curve's typical size. ``quantum`` is the accuracy's known quantum (None:
-    none), computed here when not given.
+    none), computed here when not given. ``stride``: see :func:`robust_noise`.
     """
     v = _finite(_column(values))
     if len(v) == 0:
         return 0.0, "none"
-    est = robust_noise(v)
+    est = robust_noise(v, stride)
     source = "differences"
     if accuracy_like:
         q = granularity(v) if quantum is not None and quantum < 0 else quantum
@@ -311,7 +315,7 @@ def noise_band(
         # is a few flipped examples, not a fresh sample.
         if q is not None and q / 2.0 > est:
             est, source = q / 2.0, f"quantization of an accuracy on {round(1 / q)} examples"
-    typical = median(_absdev(v, 0.0))
+    typical = median(_absdev(v[::stride] if stride > 1 else v, 0.0))
     floor = REL_NOISE_FLOOR * (typical if typical > 0 else 1.0)
     if accuracy_like:
         floor = max(floor, REL_NOISE_FLOOR)
@@ -700,15 +704,22 @@ def _spike_count(v: Column, threshold: float) -> int:
         return sum(1 for i, x in enumerate(v) if x - sorted(before[i : i + k])[2] > threshold)
     import numpy as np
 
+    n = v.shape[0]
     pad = np.concatenate([np.full(k, v[0]), v])
-    # the median of the 5 points before each: min/max of whole columns (the
-    # same middle value as sorting each window, without a 5-wide copy to
-    # partition: a million-step log spent a third of its analysis here)
-    a, b, c, d, e = (pad[j : j + v.shape[0]] for j in range(k))
-    lo = np.maximum(np.minimum(a, b), np.minimum(c, d))
-    hi = np.minimum(np.maximum(a, b), np.maximum(c, d))
-    med = np.maximum(np.minimum(e, lo), np.minimum(np.maximum(e, lo), hi))
-    return int(((v - med) > threshold).sum())
+    # The median of 5 values is at least the smallest of any 3 of them (only
+    # 2 can lie strictly above it), and subtraction rounds monotonically, so a
+    # point with v - min(3 points before it) <= threshold is no spike: only
+    # the few others get the exact median of their window (a million-step log
+    # spent a third of its analysis on every window's median).
+    lo3 = np.minimum(np.minimum(pad[2 : 2 + n], pad[3 : 3 + n]), pad[4 : 4 + n])
+    idx = np.flatnonzero((v - lo3) > threshold)
+    if idx.size == 0:
+        return 0
+    med = np.sort(pad[idx[:, None] + np.arange(k)], axis=1)[:, 2]
+    return int(((v[idx] - med) > threshold).sum())
+
+
+SPIKE_NOISE_POINTS = 100_000
 
 
 def _count_spikes(s: Series | None) -> int:
@@ -718,7 +729,13 @@ def _count_spikes(s: Series | None) -> int:
     v = _column(s.finite.values)
     if len(v) < 10:
         return 0
-    noise, _ = noise_band(v, accuracy_like=False)
+    # the noise of a raw point from at most ~SPIKE_NOISE_POINTS differences: on
+    # a million-step log the three exact medians took 0.1 s, a tenth of the
+    # whole analysis, for a threshold a 100,000-point sample estimates to
+    # within about 0.5% (the MAD's standard error); the count itself still
+    # looks at every point
+    stride = max(1, len(v) // SPIKE_NOISE_POINTS)
+    noise, _ = noise_band(v, accuracy_like=False, stride=stride)
     if noise <= 0:
         return 0
     return _spike_count(v, 6 * noise)
