@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import hyperparams as hpm
-from .diagnosis import MIN_VAL_POINTS, NOISE_UNITS, TREND_P, Diagnosis, change
+from .diagnosis import MIN_VAL_POINTS, NOISE_UNITS, TREND_P, Diagnosis, change, more_training
 from .features import Features
 from .hyperparams import LRM_MAX, LRM_MIN
 from .run import Run
@@ -782,12 +782,11 @@ class _Builder:
             )
         p = self.f.projection
         if p is not None and p.gain > 0 and val.tail_slope_noise > 1.0:
-            more = "1 more epoch" if p.unit == "epoch" else f"training {p.extra:.0%} longer"
             interval = f"95% interval {change(val, p.low)} to {change(val, p.high)}"
             if p.low > 0:
                 return (
                     f"ended at {_metric_value(val, val.last)} and a fit of its last {p.n_fit} points still "
-                    f"points up ({change(val, p.gain)} from {more}, {interval}), though not by enough to "
+                    f"points up ({change(val, p.gain)} from {more_training(p)}, {interval}), though not by enough to "
                     "outweigh the rest of the evidence for a good fit; one more epoch is the trial if you want more"
                 )
             return (

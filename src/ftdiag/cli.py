@@ -27,13 +27,8 @@ ISSUES_URL = "https://github.com/ftdiag/ftdiag/issues"
 
 
 def _debug_enabled(ctx: click.Context | None) -> bool:
-    if os.environ.get("FTDIAG_DEBUG"):
-        return True
-    while ctx is not None:
-        if ctx.meta.get(_DEBUG_KEY) or ctx.params.get("debug") or (isinstance(ctx.obj, dict) and ctx.obj.get("debug")):
-            return True
-        ctx = ctx.parent
-    return False
+    # ``meta`` is one dict shared by the group's context and its commands'
+    return bool(os.environ.get("FTDIAG_DEBUG") or (ctx is not None and ctx.meta.get(_DEBUG_KEY)))
 
 
 def _print_traceback() -> None:
@@ -264,10 +259,8 @@ def emit(text: str, output: str | None, inputs: tuple[str, ...]) -> None:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ftdiag")
 @debug_option
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Diagnose fine-tuning runs: underfit, good fit or overfit, and what to change next."""
-    ctx.obj = {"debug": debug}
 
 
 @cli.command()

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .features import GL_STOP, PATIENCE, CurveStats, Features
+from .features import GL_STOP, PATIENCE, CurveStats, Features, Projection
 from .run import Run, epoch_at
 
 LABELS = ("underfit", "good_fit", "overfit")
@@ -184,6 +184,11 @@ def change(stats: CurveStats, v: float) -> str:
         pts = abs(100 * v)
         return f"{'+' if v >= 0 else '-'}{pts:.{1 if pts >= 0.95 or pts == 0 else 2}f} points"
     return f"{'+' if v >= 0 else '-'}{fmt(abs(v))}"
+
+
+def more_training(p: Projection) -> str:
+    """What a tail projection extrapolates by: '1 more epoch' or 'training 25% longer'."""
+    return "1 more epoch" if p.unit == "epoch" else f"training {p.extra:.0%} longer"
 
 
 def where(run: Run, step: float) -> str:
@@ -767,7 +772,7 @@ def curve_evidence(run: Run, f: Features) -> dict[str, str]:
         )
     p, p2 = f.projection, f.projection_2
     if p is not None:
-        more = "1 more epoch" if p.unit == "epoch" else f"training {p.extra:.0%} longer"
+        more = more_training(p)
         more2 = "2" if p.unit == "epoch" else f"{(p2.extra if p2 else 0):.0%} longer"
         txt = (
             f"a log-linear fit of the last {p.n_fit} validation points predicts {change(val, p.gain)} "
