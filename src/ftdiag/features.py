@@ -102,7 +102,8 @@ def _finite(v: Column) -> Column:
         return v if all(map(isfinite, v)) else [x for x in v if isfinite(x)]
     import numpy as np
 
-    return v[np.isfinite(v)]
+    ok = np.isfinite(v)
+    return v if ok.all() else v[ok]
 
 
 def _diff(v: Column) -> Column:
@@ -610,7 +611,7 @@ def curve_stats(
         name=s.name,
         sign=sign,
         n=len(fin),
-        n_nonfinite=s.n_nonfinite,
+        n_nonfinite=len(s) - len(fin),
         first_step=steps[0],
         last_step=steps[-1],
         first=first,

@@ -252,7 +252,7 @@ def _normalize_plain(
         fin = v if all(map(isfinite, v)) else [x for x in v if isfinite(x)]
         if fin and 1.0 < max(fin) <= 100.0 and min(fin) >= 0.0:
             v = [x / 100.0 for x in v]
-            return array("d", s), array("d", v), None if e is None else array("d", e)
+            changed = True
 
     def out(new: list[float], given: Sequence[float]) -> Floats:
         # an array('d') that needed no change is kept (series of one file

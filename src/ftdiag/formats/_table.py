@@ -290,6 +290,8 @@ def fast_worthwhile(size: int) -> bool:
     if size >= FAST_MIN_BYTES:
         return True
     return size >= FAST_MIN_BYTES_PANDAS_LOADED and "pandas" in sys.modules
+
+
 def order_warning(display: str, steps: Floats, what: str = "step") -> str | None:
     """A warning when ``steps`` repeat or go backwards (resumed jobs,
     concatenated files, multi-process writers); None when they ascend."""
@@ -297,22 +299,25 @@ def order_warning(display: str, steps: Floats, what: str = "step") -> str | None
         fin = steps.tolist() if all(map(math.isfinite, steps)) else [x for x in steps if math.isfinite(x)]
         if all(map(operator.lt, fin, fin[1:])):  # ascending (C speed)
             return None
-    else:  # a large file's numpy column: the usual answer (ascending) at numpy speed
+        # index of the first offending row (0-based data row)
+        first = next(i for i in range(1, len(fin)) if fin[i] <= fin[i - 1])
+        n_rep = len(fin) - len(set(fin))
+        before, at = fin[first - 1], fin[first]
+    else:  # a large file's numpy column, at numpy speed (a resumed run repeats steps)
         import numpy as np
 
         a = np.asarray(steps, dtype=np.float64)
         f = a[np.isfinite(a)]
-        if (np.diff(f) > 0).all():
+        back = np.diff(f) <= 0
+        if not back.any():
             return None
-        fin = f.tolist()
-    if len(fin) < 2:
-        return None
-    # index of the first offending row (0-based data row)
-    first = next(i for i in range(1, len(fin)) if fin[i] <= fin[i - 1])
-    n_rep = len(fin) - len(set(fin))
+        first = int(np.argmax(back)) + 1
+        ordered = np.sort(f)
+        n_rep = int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+        before, at = float(f[first - 1]), float(f[first])
     return (
         f"{display}: the {what} column repeats or goes backwards ({n_rep} repeated value(s); "
-        f"first at data row {first + 1}, {what} {fin[first]:g} after {fin[first - 1]:g}): "
+        f"first at data row {first + 1}, {what} {at:g} after {before:g}): "
         f"sorted by {what}, keeping the last row of a repeated {what}"
     )
 
